@@ -13,8 +13,13 @@ export default tseslint.config(
     },
   },
   {
+    // Tests read JSON documents whose shape is what they assert on.
+    files: ['test/**/*.ts', 'src/**/*.test.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['src/**/*.ts'],
-    ignores: ['src/bin.ts', 'src/bin-kimi-robin.ts', 'src/**/*.test.ts', 'src/proxy/daemon-main.ts'],
+    ignores: ['src/bin.ts', 'src/bin-kimi-robin.ts', 'src/**/*.test.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

@@ -41,8 +41,16 @@ export class KmiError extends Error {
   readonly params: Params;
   readonly exitCode: number;
 
-  constructor(code: KmiErrorCode, messageKey: MessageKey, params: Params = {}, options?: { cause?: unknown; exitCode?: number }) {
-    super(`${code}: ${messageKey}`, options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(
+    code: KmiErrorCode,
+    messageKey: MessageKey,
+    params: Params = {},
+    options?: { cause?: unknown; exitCode?: number },
+  ) {
+    super(
+      `${code}: ${messageKey}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'KmiError';
     this.code = code;
     this.messageKey = messageKey;

@@ -22,7 +22,10 @@ export interface KeyRecord {
   readonly disabled: boolean;
   readonly email: string | null;
   /** For .toml/.json accounts: the provider name and its whole table, used when writing the Kimi config. */
-  readonly provider: { readonly name: string; readonly table: Readonly<Record<string, unknown>> } | null;
+  readonly provider: {
+    readonly name: string;
+    readonly table: Readonly<Record<string, unknown>>;
+  } | null;
 }
 
 export interface AuthWarning {

@@ -1,7 +1,7 @@
 // loadConfig: reads the .env file and the environment once, validates every KMI_* variable, and freezes the result.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KmiError } from '../errors.js';
 import { ref, type MessageRef } from '../ui/i18n/index.js';
 import { parseEnv } from './env.js';
@@ -28,8 +28,16 @@ export interface LoadedConfig {
 
 const KNOWN = new Set(VARIABLES.map((v) => v.name));
 
-/** Load, merge and validate configuration. Throws KmiError(KMI_E_CONFIG) naming the first bad variable. */
-export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+interface MergedSettings {
+  readonly merged: Record<string, string | undefined>;
+  readonly envFile: string | null;
+  readonly fileValues: Record<string, string>;
+  readonly warnings: ConfigWarning[];
+  readonly home: string;
+}
+
+/** Pick the .env file, parse it, and merge it with the environment by the precedence rules. */
+function mergeSettings(options: LoadConfigOptions): MergedSettings {
   const { env, cwd } = options;
   const home = env.HOME && env.HOME !== '' ? env.HOME : homedir();
   const warnings: ConfigWarning[] = [];
@@ -38,9 +46,13 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   let envFile: string | null = null;
   if (explicit !== undefined) {
     envFile = resolve(cwd, expandHome(explicit, home));
-    if (!isFile(envFile)) throw new KmiError('KMI_E_ENV_FILE', 'config.envFileMissing', { file: envFile });
+    if (!isFile(envFile))
+      throw new KmiError('KMI_E_ENV_FILE', 'config.envFileMissing', { file: envFile });
   } else {
-    for (const candidate of [join(cwd, '.env'), options.installDir ? join(options.installDir, '.env') : null]) {
+    for (const candidate of [
+      join(cwd, '.env'),
+      options.installDir ? join(options.installDir, '.env') : null,
+    ]) {
       if (candidate !== null && isFile(candidate)) {
         envFile = candidate;
         break;
@@ -54,7 +66,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     try {
       text = readFileSync(envFile, 'utf8');
     } catch (err) {
-      throw new KmiError('KMI_E_ENV_FILE', 'config.envFileUnreadable', { file: envFile, reason: errCode(err) });
+      throw new KmiError('KMI_E_ENV_FILE', 'config.envFileUnreadable', {
+        file: envFile,
+        reason: errCode(err),
+      });
     }
     const parsed = parseEnv(text);
     fileValues = parsed.values;
@@ -65,19 +80,45 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const merged: Record<string, string | undefined> =
     explicit !== undefined ? { ...env, ...fileValues } : { ...fileValues, ...env };
 
+  return { merged, envFile, fileValues, warnings, home };
+}
+
+/** The locale the user asked for, read leniently, so even a configuration error is reported in it. */
+export function peekLocale(options: LoadConfigOptions): 'en' | 'ru' {
+  try {
+    return parseLocale(mergeSettings(options).merged.KMI_LOCALE?.trim() ?? '') ?? 'en';
+  } catch {
+    return 'en';
+  }
+}
+
+/** Load, merge and validate configuration. Throws KmiError(KMI_E_CONFIG) naming the first bad variable. */
+export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+  const { cwd } = options;
+  const { merged, envFile, fileValues, warnings, home } = mergeSettings(options);
   const get = (name: string): string | undefined => nonEmpty(merged[name]);
-  const read = <T>(name: string, kind: VarKind, parse: (raw: string) => T | undefined, expected: MessageRef): T => {
+  const read = <T>(
+    name: string,
+    kind: VarKind,
+    parse: (raw: string) => T | undefined,
+    expected: MessageRef,
+  ): T => {
     const spec = VARIABLES.find((v) => v.name === name);
     const raw = get(name) ?? spec?.default ?? '';
     const value = parse(raw.trim());
     if (value === undefined) {
-      throw new KmiError('KMI_E_CONFIG', 'config.invalid', { name, expected, got: truncate(raw, kind) });
+      throw new KmiError('KMI_E_CONFIG', 'config.invalid', {
+        name,
+        expected,
+        got: truncate(raw, kind),
+      });
     }
     return value;
   };
   const bool = (name: string) => read(name, 'bool', parseBool, ref('config.expect.bool'));
   const int = (name: string) => read(name, 'int', parseWholeNumber, ref('config.expect.int'));
-  const positive = (name: string) => read(name, 'positive-number', parsePositive, ref('config.expect.positive'));
+  const positive = (name: string) =>
+    read(name, 'positive-number', parsePositive, ref('config.expect.positive'));
 
   const allowlist = (get('KMI_UPSTREAM_ALLOWLIST') ?? '')
     .split(',')
@@ -111,12 +152,18 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     envFile,
     authsDir,
     authsDirSource,
-    stateDir: stateDirRaw !== undefined ? resolve(cwd, expandHome(stateDirRaw, home)) : join(home, '.kmi'),
+    stateDir:
+      stateDirRaw !== undefined ? resolve(cwd, expandHome(stateDirRaw, home)) : join(home, '.kmi'),
     dryRun: bool('KMI_DRY_RUN'),
     upstreamBaseUrl: upstream.url,
     upstreamAllowlist: allowlist,
     proxyListen: read('KMI_PROXY_LISTEN', 'port-listen', parseListen, ref('config.expect.listen')),
-    proxyBasePath: read('KMI_PROXY_BASE_PATH', 'base-path', parseBasePath, ref('config.expect.basePath')),
+    proxyBasePath: read(
+      'KMI_PROXY_BASE_PATH',
+      'base-path',
+      parseBasePath,
+      ref('config.expect.basePath'),
+    ),
     proxyAllowRemote: bool('KMI_PROXY_ALLOW_REMOTE'),
     proxyToken: get('KMI_PROXY_TOKEN') ?? '',
     proxyRequireTls: bool('KMI_PROXY_REQUIRE_TLS'),
@@ -141,7 +188,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     rotateIncludeWarn: bool('KMI_ROTATE_INCLUDE_WARN'),
     rotateOnTie: bool('KMI_ROTATE_ON_TIE'),
     writeConfig: bool('KMI_WRITE_CONFIG'),
-    kimiConfigPath: kimiRaw !== undefined ? resolve(cwd, expandHome(kimiRaw, home)) : join(home, '.kimi', 'config.toml'),
+    kimiConfigPath:
+      kimiRaw !== undefined
+        ? resolve(cwd, expandHome(kimiRaw, home))
+        : join(home, '.kimi', 'config.toml'),
     traceMaxBytes: Math.floor(positive('KMI_TRACE_MAX_MB') * 1024 * 1024),
     traceBackups: int('KMI_TRACE_BACKUPS'),
     logMaxBytes: Math.floor(positive('KMI_LOG_MAX_MB') * 1024 * 1024),
@@ -151,7 +201,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     plain: bool('KMI_PLAIN'),
     noColor: bool('KMI_NO_COLOR') || nonEmpty(merged.NO_COLOR) !== undefined,
     enforceFilePerms: bool('KMI_ENFORCE_FILE_PERMS'),
-    auditActor: get('KMI_AUDIT_ACTOR') ?? nonEmpty(env.USER) ?? 'unknown',
+    auditActor: get('KMI_AUDIT_ACTOR') ?? nonEmpty(options.env.USER) ?? 'unknown',
     showSource: bool('KMI_SHOW_SOURCE'),
     tracePrompts: bool('KMI_TRACE_PROMPTS'),
     upstreamTimeoutMs: int('KMI_UPSTREAM_TIMEOUT_SECONDS') * 1000,
@@ -163,8 +213,13 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   return { config: Object.freeze(config), warnings };
 }
 
-function resolveAuthsDir(raw: string | undefined, cwd: string, home: string): Pick<Config, 'authsDir' | 'authsDirSource'> {
-  if (raw !== undefined) return { authsDir: resolve(cwd, expandHome(raw, home)), authsDirSource: 'env' };
+function resolveAuthsDir(
+  raw: string | undefined,
+  cwd: string,
+  home: string,
+): Pick<Config, 'authsDir' | 'authsDirSource'> {
+  if (raw !== undefined)
+    return { authsDir: resolve(cwd, expandHome(raw, home)), authsDirSource: 'env' };
   const local = join(cwd, '_auths');
   if (existsSync(local)) return { authsDir: local, authsDirSource: 'cwd' };
   return { authsDir: join(home, '.kimi', '_auths'), authsDirSource: 'home' };
@@ -183,7 +238,9 @@ function isFile(path: string): boolean {
 }
 
 function errCode(err: unknown): string {
-  return err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : 'error';
+  return err instanceof Error && 'code' in err
+    ? String((err as NodeJS.ErrnoException).code)
+    : 'error';
 }
 
 function expandHome(p: string, home: string): string {
@@ -224,7 +281,11 @@ export function parseListen(raw: string): ListenAddress | undefined {
 }
 
 function parseBasePath(raw: string): string | undefined {
-  if (!raw.startsWith('/') || /[\s?#%\\]/.test(raw) || raw.split('/').some((s) => s === '..' || s === '.')) {
+  if (
+    !raw.startsWith('/') ||
+    /[\s?#%\\]/.test(raw) ||
+    raw.split('/').some((s) => s === '..' || s === '.')
+  ) {
     return undefined;
   }
   const trimmed = raw.replace(/\/+$/, '');
@@ -264,4 +325,9 @@ function parseStateUrl(raw: string): string | undefined {
 /** True when the proxy listen host is loopback (remote binds need extra settings). */
 export function isLoopbackListen(listen: ListenAddress): boolean {
   return isLoopbackHost(listen.host);
+}
+
+/** KMI_DEBUG, read leniently: the entry point needs it even when the rest of the configuration is invalid. */
+export function debugEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
+  return parseBool(env.KMI_DEBUG?.trim() ?? '') === true;
 }

@@ -46,6 +46,7 @@ export function checkUpstreamUrl(raw: string, allowlist: readonly string[]): Ups
     return { ok: false, problem: 'scheme' };
   }
   if (url.search !== '' || url.hash !== '') return { ok: false, problem: 'invalid' };
-  if (!hostAllowed(host.replace(/^\[|\]$/g, ''), allowlist)) return { ok: false, problem: 'allowlist' };
+  if (!hostAllowed(host.replace(/^\[|\]$/g, ''), allowlist))
+    return { ok: false, problem: 'allowlist' };
   return { ok: true, url: url.href.replace(/\/+$/, ''), host: host.replace(/^\[|\]$/g, '') };
 }

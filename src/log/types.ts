@@ -2,7 +2,9 @@
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'audit';
 
-export type LogFields = Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+export type LogFields = Readonly<
+  Record<string, string | number | boolean | null | readonly string[]>
+>;
 
 export interface Logger {
   debug(event: string, fields?: LogFields): void;

@@ -2,7 +2,12 @@
 import type { State } from './schema.js';
 
 export type StateEvent =
-  | { readonly kind: 'corrupt'; readonly path: string; readonly movedTo: string; readonly reason: string }
+  | {
+      readonly kind: 'corrupt';
+      readonly path: string;
+      readonly movedTo: string;
+      readonly reason: string;
+    }
   | { readonly kind: 'permissions-fixed'; readonly path: string; readonly mode: string }
   | { readonly kind: 'watch-error'; readonly path: string; readonly reason: string };
 

@@ -52,12 +52,16 @@ export function createIo(options: IoOptions): Io {
     isTTY: options.isTTY,
     color,
     plain: options.plain,
-    paint: color ? { bold: p.bold, dim: p.dim, red: p.red, green: p.green, yellow: p.yellow, cyan: p.cyan } : identity,
+    paint: color
+      ? { bold: p.bold, dim: p.dim, red: p.red, green: p.green, yellow: p.yellow, cyan: p.cyan }
+      : identity,
   };
 }
 
 /** An Io writing into arrays, for tests. */
-export function bufferIo(options: Partial<IoOptions> = {}): Io & { stdout: string[]; stderr: string[] } {
+export function bufferIo(
+  options: Partial<IoOptions> = {},
+): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const io = createIo({

@@ -7,7 +7,6 @@ export interface Column {
 }
 
 // Strip ANSI color codes so widths are measured on visible text.
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 export function visibleWidth(s: string): number {
@@ -20,15 +19,26 @@ function pad(s: string, width: number, align: 'left' | 'right'): string {
 }
 
 /** Render rows under headers. Cells may already carry colors; widths ignore them. */
-export function renderTable(io: Pick<Io, 'plain' | 'paint'>, columns: readonly Column[], rows: readonly (readonly string[])[]): string {
-  const widths = columns.map((c, i) => Math.max(visibleWidth(c.header), ...rows.map((r) => visibleWidth(r[i] ?? ''))));
+export function renderTable(
+  io: Pick<Io, 'plain' | 'paint'>,
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = columns.map((c, i) =>
+    Math.max(visibleWidth(c.header), ...rows.map((r) => visibleWidth(r[i] ?? ''))),
+  );
   const line = (cells: readonly string[], sep: string, edge: [string, string]) =>
-    edge[0] + cells.map((cell, i) => pad(cell, widths[i] ?? 0, columns[i]?.align ?? 'left')).join(sep) + edge[1];
+    edge[0] +
+    cells.map((cell, i) => pad(cell, widths[i] ?? 0, columns[i]?.align ?? 'left')).join(sep) +
+    edge[1];
   const headers = columns.map((c) => io.paint.bold(c.header));
   if (io.plain) {
-    return [line(headers, '  ', ['', '']), ...rows.map((r) => line(r, '  ', ['', '']))].map((l) => l.trimEnd()).join('\n');
+    return [line(headers, '  ', ['', '']), ...rows.map((r) => line(r, '  ', ['', '']))]
+      .map((l) => l.trimEnd())
+      .join('\n');
   }
-  const rule = (l: string, m: string, r: string) => l + widths.map((w) => '─'.repeat(w + 2)).join(m) + r;
+  const rule = (l: string, m: string, r: string) =>
+    l + widths.map((w) => '─'.repeat(w + 2)).join(m) + r;
   return [
     rule('┌', '┬', '┐'),
     line(headers, ' │ ', ['│ ', ' │']),

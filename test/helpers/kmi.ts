@@ -87,6 +87,18 @@ export function runKmi(
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // Every spawned command is held to the no-leak rule: no key handed to a test may appear in full.
+      const leaked = [...usedSecrets].find(
+        (secret) => stdout.includes(secret) || stderr.includes(secret),
+      );
+      if (leaked !== undefined) {
+        reject(
+          new Error(
+            `kmi ${args.join(' ')} printed a full key (${leaked.slice(0, 4)}…${leaked.slice(-4)})`,
+          ),
+        );
+        return;
+      }
       resolvePromise({ code, signal, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');
@@ -101,4 +113,18 @@ export function fakeKey(tag: string): string {
   const key = `sk-${body}`;
   usedSecrets.add(key);
   return key;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
 }

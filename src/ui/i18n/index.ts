@@ -6,7 +6,13 @@ import { demoMessages } from './demo.js';
 import { doctorMessages } from './doctor.js';
 import { healthMessages } from './health.js';
 import { kimiMessages } from './kimi.js';
+import { kimiCmdMessages } from './kimi-cmd.js';
+import { logsMessages } from './logs.js';
+import { e2eMessages } from './e2e.js';
+import { rotateCmdMessages } from './rotate-cmd.js';
+import { traceViewMessages } from './trace-view.js';
 import { proxyMessages } from './proxy.js';
+import { proxyCmdMessages } from './proxy-cmd.js';
 import { rotationMessages } from './rotation.js';
 import { stateMessages } from './state.js';
 import { traceMessages } from './trace.js';
@@ -18,10 +24,16 @@ const domains = [
   healthMessages,
   rotationMessages,
   proxyMessages,
+  proxyCmdMessages,
   traceMessages,
   daemonMessages,
   doctorMessages,
   kimiMessages,
+  kimiCmdMessages,
+  logsMessages,
+  e2eMessages,
+  rotateCmdMessages,
+  traceViewMessages,
   demoMessages,
 ];
 
@@ -36,10 +48,16 @@ type AllEn = typeof coreMessages.en &
   typeof healthMessages.en &
   typeof rotationMessages.en &
   typeof proxyMessages.en &
+  typeof proxyCmdMessages.en &
   typeof traceMessages.en &
   typeof daemonMessages.en &
   typeof doctorMessages.en &
   typeof kimiMessages.en &
+  typeof kimiCmdMessages.en &
+  typeof logsMessages.en &
+  typeof e2eMessages.en &
+  typeof rotateCmdMessages.en &
+  typeof traceViewMessages.en &
   typeof demoMessages.en;
 
 export type MessageKey = keyof AllEn & string;

@@ -1,0 +1,349 @@
+// kmi benchmark: the same load sent straight to a fake upstream and through the kmi proxy, side by side.
+//
+// Three processes so nothing shares an event loop: this one (load generator), bench/upstream-child.mjs
+// (the fake Kimi upstream) and bench/proxy-child.mjs (the compiled proxy from dist/).
+//
+//   npm run bench                  build, then run everything and print a markdown table
+//   node bench/run.mjs --write     also put the table into BENCHMARKS.md
+//   node bench/run.mjs --quick     smaller counts and shorter runs (smoke test)
+//   node bench/run.mjs --direct-only   only the direct column (when the proxy is not built)
+//   node bench/run.mjs --no-trace  run the proxy without the trace writer (to see what tracing costs)
+//   BENCH_DIST=/path/to/dist node bench/run.mjs   measure another build
+//   BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/run.mjs   profile the proxy
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { midStreamAborts, sequentialLatency, sseTtfb, stillAnswers, throughput } from './load.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+// BENCH_DIST points at another build (e.g. an older checkout's dist/) to compare versions.
+const DIST = process.env.BENCH_DIST ? resolve(process.env.BENCH_DIST) : join(ROOT, 'dist');
+const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
+const START_MARK = '<!-- bench:results:start -->';
+const END_MARK = '<!-- bench:results:end -->';
+
+const argv = new Set(process.argv.slice(2));
+const WRITE = argv.has('--write');
+const QUICK = argv.has('--quick');
+const DIRECT_ONLY = argv.has('--direct-only');
+const NO_TRACE = argv.has('--no-trace');
+for (const a of argv) {
+  if (!['--write', '--quick', '--direct-only', '--no-trace'].includes(a)) {
+    console.error(`bench: unknown option ${a} (use --write, --quick, --direct-only, --no-trace)`);
+    process.exit(2);
+  }
+}
+
+const SIZE = QUICK
+  ? { seq: 300, seqWarm: 50, durMs: 1000, sse: 100, sseWarm: 20, aborts: 100, abortConc: 20 }
+  : { seq: 2000, seqWarm: 200, durMs: 5000, sse: 500, sseWarm: 50, aborts: 1000, abortConc: 50 };
+
+const TARGETS = {
+  throughputRatio: 0.4,
+  addedP50Ms: 0.3,
+  addedTtfbMs: 0.5,
+  rssMiB: 80,
+  leftInFlight: 0,
+};
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const MiB = 1024 * 1024;
+
+/** Fork a child and talk to it with {id, type} messages. */
+function spawnChild(file, env, execArgv = []) {
+  const child = fork(join(HERE, file), [], {
+    env: { ...process.env, ...env },
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 1;
+  const waiting = new Map();
+  let readyResolve;
+  let readyReject;
+  const ready = new Promise((res, rej) => {
+    readyResolve = res;
+    readyReject = rej;
+  });
+  child.on('message', (msg) => {
+    if (msg?.type === 'ready') readyResolve(msg);
+    else if (msg?.type === 'error') readyReject(new Error(msg.message));
+    else if (msg?.id !== undefined && waiting.has(msg.id)) {
+      waiting.get(msg.id)(msg);
+      waiting.delete(msg.id);
+    }
+  });
+  // EPIPE when a message races the child's exit: the exit handler below settles everything.
+  child.on('error', () => {});
+  child.on('exit', (code, signal) => {
+    readyReject(new Error(`${file} exited early (code ${code}, signal ${signal})`));
+    for (const resolveCall of waiting.values()) resolveCall({ type: 'exited' });
+    waiting.clear();
+  });
+  const call = (type, timeoutMs = 10_000) =>
+    new Promise((res) => {
+      if (!child.connected) return res({ type: 'exited' });
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        res({ type: 'timeout' });
+      }, timeoutMs);
+      waiting.set(id, (msg) => {
+        clearTimeout(timer);
+        res(msg);
+      });
+      child.send({ id, type });
+    });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    if (child.connected) await call('close', 15_000);
+    await Promise.race([exited, sleep(3000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  return { child, ready, call, stop };
+}
+
+/** Poll the upstream until no request is in flight (or `maxMs` passes), after at least `minMs`. */
+async function settledUpstreamStats(upstream, minMs, maxMs) {
+  await sleep(minMs);
+  const end = Date.now() + maxMs - minMs;
+  let s = await upstream.call('stats');
+  while (s.inFlight > 0 && Date.now() < end) {
+    await sleep(100);
+    s = await upstream.call('stats');
+  }
+  return s;
+}
+
+async function measure(name, target, upstream) {
+  const r = {};
+  log(`[${name}] sequential latency: ${SIZE.seq} requests`);
+  r.seq = await sequentialLatency(target, { count: SIZE.seq, warmup: SIZE.seqWarm });
+  for (const c of [16, 64]) {
+    log(`[${name}] throughput at concurrency ${c} for ${SIZE.durMs / 1000} s`);
+    r[`c${c}`] = await throughput(target, { concurrency: c, durationMs: SIZE.durMs });
+  }
+  log(`[${name}] SSE time to first byte: ${SIZE.sse} streams`);
+  r.sse = await sseTtfb(target, { count: SIZE.sse, warmup: SIZE.sseWarm });
+  await upstream.call('reset');
+  const before = await settledUpstreamStats(upstream, 200, 3000);
+  log(`[${name}] ${SIZE.aborts} mid-stream client aborts, ${SIZE.abortConc} at a time`);
+  r.aborts = await midStreamAborts(target, { count: SIZE.aborts, concurrency: SIZE.abortConc });
+  r.afterAborts = await settledUpstreamStats(upstream, 1000, 5000);
+  r.socketsBefore = before.openSockets;
+  r.answersAfter = await stillAnswers(target);
+  return r;
+}
+
+const fmt = (n, digits = 2) =>
+  typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '–';
+const fmtInt = (n) =>
+  typeof n === 'number' && Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–';
+const verdict = (ok) => (ok === null ? 'pending' : ok ? 'PASS' : 'FAIL');
+
+function table(direct, proxy, proxyMem, pendingReason) {
+  const rows = [];
+  const row = (metric, d, p, delta, target, ok) =>
+    rows.push(`| ${metric} | ${d} | ${p} | ${delta} | ${target} | ${verdict(ok)} |`);
+  const has = proxy !== null;
+  const addedP50 = has ? proxy.seq.p50 - direct.seq.p50 : NaN;
+  row(
+    `sequential latency p50 (ms, n=${direct.seq.n})`,
+    fmt(direct.seq.p50, 3),
+    has ? fmt(proxy.seq.p50, 3) : 'pending',
+    has ? `+${fmt(addedP50, 3)} ms` : '–',
+    `added ≤ ${TARGETS.addedP50Ms} ms`,
+    has ? addedP50 <= TARGETS.addedP50Ms : null,
+  );
+  row(
+    'sequential latency p99 (ms)',
+    fmt(direct.seq.p99, 3),
+    has ? fmt(proxy.seq.p99, 3) : 'pending',
+    has ? `+${fmt(proxy.seq.p99 - direct.seq.p99, 3)} ms` : '–',
+    '–',
+    has ? true : null,
+  );
+  for (const c of [16, 64]) {
+    const d = direct[`c${c}`];
+    const p = has ? proxy[`c${c}`] : null;
+    const ratio = p ? p.rps / d.rps : NaN;
+    const gated = c === 64;
+    row(
+      `throughput, concurrency ${c} (req/s, ${SIZE.durMs / 1000} s)`,
+      fmtInt(d.rps),
+      p ? fmtInt(p.rps) : 'pending',
+      p ? `${fmt(ratio * 100, 0)} % of direct` : '–',
+      gated ? `≥ ${TARGETS.throughputRatio * 100} % of direct` : '–',
+      p ? (gated ? ratio >= TARGETS.throughputRatio : true) : null,
+    );
+  }
+  const addedTtfb = has ? proxy.sse.ttfb.p50 - direct.sse.ttfb.p50 : NaN;
+  row(
+    `SSE time to first byte p50 (ms, n=${direct.sse.ttfb.n})`,
+    fmt(direct.sse.ttfb.p50, 3),
+    has ? fmt(proxy.sse.ttfb.p50, 3) : 'pending',
+    has ? `+${fmt(addedTtfb, 3)} ms` : '–',
+    `added ≤ ${TARGETS.addedTtfbMs} ms`,
+    has ? addedTtfb <= TARGETS.addedTtfbMs : null,
+  );
+  const rss = proxyMem?.rss;
+  row(
+    'proxy RSS after load (MiB)',
+    '–',
+    rss ? fmt(rss / MiB, 1) : 'pending',
+    proxyMem?.idleRss
+      ? `idle ${fmt(proxyMem.idleRss / MiB, 1)}; JS heap ${fmt(proxyMem.heapUsed / MiB, 1)}, live after GC ${fmt(proxyMem.liveHeap / MiB, 1)}`
+      : '–',
+    `≤ ${TARGETS.rssMiB} MiB`,
+    rss ? rss / MiB <= TARGETS.rssMiB : null,
+  );
+  const left = (r) => `${r.afterAborts.inFlight} (${r.aborts.aborted} aborted)`;
+  row(
+    `upstream requests still in flight after ${SIZE.aborts} mid-stream aborts`,
+    left(direct),
+    has ? left(proxy) : 'pending',
+    '–',
+    `${TARGETS.leftInFlight}`,
+    has ? proxy.afterAborts.inFlight === 0 && proxy.afterAborts.busySockets === 0 : null,
+  );
+  const sockets = (r) => `${r.socketsBefore} → ${r.afterAborts.openSockets}`;
+  row(
+    'upstream sockets open before → after the aborts (idle keep-alive)',
+    sockets(direct),
+    has ? sockets(proxy) : 'pending',
+    '–',
+    'no growth beyond the pool',
+    has ? proxy.afterAborts.openSockets <= Math.max(proxy.socketsBefore, 0) + SIZE.abortConc : null,
+  );
+  row(
+    'answers after the aborts',
+    `${direct.answersAfter.ok}/${direct.answersAfter.of}`,
+    has ? `${proxy.answersAfter.ok}/${proxy.answersAfter.of}` : 'pending',
+    '–',
+    'all',
+    has ? proxy.answersAfter.ok === proxy.answersAfter.of : null,
+  );
+  const header = [
+    '| metric | direct | through kmi | kmi vs direct | target | result |',
+    '|---|---:|---:|---:|---|---|',
+  ];
+  const env = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · Node ${process.version} · ` +
+      `${cpus().length} × ${cpus()[0]?.model?.trim() ?? 'unknown CPU'} · ${fmt(totalmem() / 1024 ** 3, 1)} GiB RAM` +
+      `${QUICK ? ' · --quick run (smaller samples)' : ''}` +
+      `${NO_TRACE ? ' · proxy without trace writer (--no-trace)' : ''}`,
+  ];
+  if (pendingReason) env.push('', `Through-kmi numbers pending: ${pendingReason}`);
+  const errs = [];
+  for (const [name, r] of [
+    ['direct', direct],
+    ['kmi', proxy],
+  ]) {
+    if (!r) continue;
+    const e = r.seq.errors + r.c16.errors + r.c64.errors + r.sse.ttfb.errors + r.aborts.errors;
+    if (e > 0) errs.push(`${name}: ${e} failed requests`);
+  }
+  if (errs.length > 0) env.push('', `Errors: ${errs.join('; ')}.`);
+  return [...header, ...rows, '', ...env].join('\n');
+}
+
+async function updateBenchmarksMd(markdown) {
+  let text = '';
+  try {
+    text = await readFile(BENCHMARKS_MD, 'utf8');
+  } catch {
+    text = '# Benchmarks\n';
+  }
+  const block = `${START_MARK}\n${markdown}\n${END_MARK}`;
+  const a = text.indexOf(START_MARK);
+  const b = text.indexOf(END_MARK);
+  text =
+    a >= 0 && b > a
+      ? text.slice(0, a) + block + text.slice(b + END_MARK.length)
+      : `${text.trimEnd()}\n\n## Results\n\n${block}\n`;
+  await writeFile(BENCHMARKS_MD, text);
+  log(`bench: wrote results to ${BENCHMARKS_MD}`);
+}
+
+async function main() {
+  const serverJs = join(DIST, 'proxy', 'server.js');
+  if (!DIRECT_ONLY && !existsSync(serverJs)) {
+    console.error(
+      `bench: the kmi proxy is not built (${serverJs} is missing).\n` +
+        `       Run \`npm run build\` first (npm run bench does), or pass --direct-only to measure the direct path alone.`,
+    );
+    process.exitCode = 1;
+    return;
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'kmi-bench-'));
+  const upstream = spawnChild('upstream-child.mjs', {});
+  let proxy = null;
+  try {
+    const up = await upstream.ready;
+    const upstreamUrl = `http://127.0.0.1:${up.port}${up.base}`;
+    log(`bench: fake upstream at ${upstreamUrl}`);
+    const directTarget = {
+      origin: `http://127.0.0.1:${up.port}`,
+      path: `${up.base}/chat/completions`,
+      headers: { authorization: 'Bearer sk-bench-direct-000000000000000000' },
+    };
+    let proxyTarget = null;
+    let pendingReason = null;
+    if (!DIRECT_ONLY) {
+      proxy = spawnChild(
+        'proxy-child.mjs',
+        {
+          BENCH_UPSTREAM_URL: upstreamUrl,
+          BENCH_TMP: tmp,
+          BENCH_DIST: DIST,
+          BENCH_NO_TRACE: NO_TRACE ? '1' : '',
+        },
+        ['--expose-gc', ...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
+      );
+      const ready = await proxy.ready;
+      const base = ready.basePath.replace(/\/+$/, '');
+      proxyTarget = {
+        origin: `http://127.0.0.1:${ready.port}`,
+        path: `${base}/chat/completions`,
+        headers: {},
+      };
+      log(`bench: kmi proxy at ${proxyTarget.origin}${base}`);
+    } else {
+      pendingReason = 'run with --direct-only.';
+    }
+
+    const direct = await measure('direct', directTarget, upstream);
+    let viaKmi = null;
+    let mem = null;
+    if (proxyTarget) {
+      const idle = await proxy.call('mem');
+      viaKmi = await measure('kmi', proxyTarget, upstream);
+      const after = await proxy.call('mem');
+      mem = {
+        rss: after.rss,
+        idleRss: idle.rss,
+        heapUsed: after.heapUsed,
+        liveHeap: after.liveHeap,
+        trace: after.trace,
+      };
+      if (mem.trace) log(`bench: proxy trace writer: ${JSON.stringify(mem.trace)}`);
+    }
+    const md = table(direct, viaKmi, mem, pendingReason);
+    console.log(md);
+    if (WRITE) await updateBenchmarksMd(md);
+  } finally {
+    if (proxy) await proxy.stop();
+    await upstream.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err?.stack ?? err}`);
+  process.exitCode = 1;
+});

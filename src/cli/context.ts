@@ -1,0 +1,111 @@
+// Context: what every command gets — validated config, the output Io, and lazily opened auth/state/logs.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { loadAuthRegistry } from '../auth/registry.js';
+import type { AuthRegistry } from '../auth/types.js';
+import { loadConfig, peekLocale, type ConfigWarning } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { StateBackend } from '../state/backend.js';
+import { FileStateStore } from '../state/store.js';
+import { createIo, type Io } from '../ui/io.js';
+import { setLocale, t } from '../ui/i18n/index.js';
+import { createLogger } from '../log/logger.js';
+import type { Logger } from '../log/types.js';
+
+export interface GlobalFlags {
+  readonly json?: boolean;
+  readonly plain?: boolean;
+  /** commander's `--no-color` sets color=false. */
+  readonly color?: boolean;
+}
+
+export interface Context {
+  readonly config: Config;
+  readonly configWarnings: readonly ConfigWarning[];
+  readonly io: Io;
+  readonly json: boolean;
+  readonly version: string;
+  readonly installDir: string;
+  /** Print the MODE banner (not under --json). */
+  banner(): void;
+  auth(): Promise<AuthRegistry>;
+  store(): StateBackend;
+  logger(): Logger;
+  /** Close what was opened (state watchers, log files). */
+  close(): Promise<void>;
+}
+
+export const INSTALL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+let cachedVersion: string | null = null;
+export function packageVersion(): string {
+  if (cachedVersion === null) {
+    const pkg = JSON.parse(readFileSync(join(INSTALL_DIR, 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    cachedVersion = pkg.version ?? '0.0.0';
+  }
+  return cachedVersion;
+}
+
+/** Build the context: load and validate config (throws KmiError on bad values), set locale and output. */
+export function createContext(flags: GlobalFlags): Context {
+  const source = { env: process.env, cwd: process.cwd(), installDir: INSTALL_DIR };
+  setLocale(peekLocale(source));
+  const { config, warnings } = loadConfig(source);
+  setLocale(config.locale);
+  const plain = flags.plain === true || config.plain;
+  const io = createIo({
+    plain,
+    noColor: flags.color === false || config.noColor,
+    isTTY: process.stdout.isTTY === true,
+  });
+  const json = flags.json === true;
+  for (const w of warnings)
+    io.err(`kmi: ${t('config.envLineMalformed', { file: w.file, line: w.line, text: w.text })}`);
+
+  let registry: Promise<AuthRegistry> | null = null;
+  let store: FileStateStore | null = null;
+  let logger: Logger | null = null;
+  return {
+    config,
+    configWarnings: warnings,
+    io,
+    json,
+    version: packageVersion(),
+    installDir: INSTALL_DIR,
+    banner: () => {
+      if (!json) io.out(t(config.dryRun ? 'mode.dryRun' : 'mode.live'));
+    },
+    auth: () =>
+      (registry ??= loadAuthRegistry({
+        dir: config.authsDir,
+        upstreamAllowlist: config.upstreamAllowlist,
+      })),
+    store: () =>
+      (store ??= new FileStateStore({
+        dir: config.stateDir,
+        enforcePerms: config.enforceFilePerms,
+        onEvent: (e) => {
+          if (e.kind === 'corrupt')
+            io.err(
+              `kmi: ${t('state.corrupt', { path: e.path, movedTo: e.movedTo, reason: e.reason })}`,
+            );
+        },
+      })),
+    logger: () =>
+      (logger ??= createLogger({
+        dir: join(config.stateDir, 'logs'),
+        maxBytes: config.logMaxBytes,
+        backups: config.logBackups,
+        enforcePerms: config.enforceFilePerms,
+        timezone: config.timezone,
+        actor: config.auditActor,
+      })),
+    close: async () => {
+      await store?.close();
+      await logger?.close();
+    },
+  };
+}

@@ -1,0 +1,295 @@
+// Append-only line writer off the hot path: queues lines, writes them in batches, rotates by size, never throws.
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  ensureSecureDir,
+  errnoCode,
+  secureFileMode,
+  tightenMode,
+  SECURE_FILE_MODE,
+} from './secure.js';
+
+export interface RotatingWriterOptions {
+  readonly path: string;
+  /** Rotate before a batch would push the file past this size (a single longer line still goes in whole). */
+  readonly maxBytes: number;
+  /** Rotated files kept: `path.1` (newest) … `path.N`. 0 = the full file is removed, nothing kept. */
+  readonly backups: number;
+  /** Folder 0700, file 0600 (POSIX). */
+  readonly enforcePerms: boolean;
+  /** Longest a queued line waits before its batch is written (default 200 ms). */
+  readonly flushIntervalMs?: number;
+  /** Queued bytes that trigger a write at the next turn of the event loop (default 64 KiB). */
+  readonly batchBytes?: number;
+  /** Queue bound in lines; the oldest are dropped beyond it (default 10 000). */
+  readonly maxQueuedLines?: number;
+}
+
+export interface RotatingWriterStats {
+  /** Lines appended to disk. */
+  readonly written: number;
+  /** Lines lost: queue overflow, failed writes, writes after close. */
+  readonly dropped: number;
+  /** Failed file operations (open, write, rotate). */
+  readonly errors: number;
+  /** errno code (or message) of the most recent failure. */
+  readonly lastError: string | null;
+  readonly rotations: number;
+}
+
+export interface RotatingWriter {
+  readonly path: string;
+  /** Queue one line (a trailing newline is added when missing). Never blocks, never throws. */
+  write(line: string): void;
+  /** Resolves once every line queued before the call is on disk (or counted as lost). */
+  flush(): Promise<void>;
+  /** Flush, then release the file. Later writes are dropped. */
+  close(): Promise<void>;
+  readonly errors: number;
+  readonly dropped: number;
+  stats(): RotatingWriterStats;
+}
+
+export function createRotatingWriter(options: RotatingWriterOptions): RotatingWriter {
+  const { path, enforcePerms } = options;
+  const maxBytes = Math.max(1, options.maxBytes);
+  const backups = Math.max(0, Math.floor(options.backups));
+  const intervalMs = options.flushIntervalMs ?? 200;
+  const batchBytes = options.batchBytes ?? 64 * 1024;
+  const maxLines = Math.max(1, options.maxQueuedLines ?? 10_000);
+
+  // Queue as an array with a moving head, so dropping the oldest line is O(1).
+  let queue: string[] = [];
+  let head = 0;
+  let queuedChars = 0;
+
+  let handle: FileHandle | null = null;
+  let handleIno = -1;
+  let size = 0;
+  let dirReady = false;
+
+  let timer: NodeJS.Timeout | null = null;
+  let immediate: NodeJS.Immediate | null = null;
+  let draining: Promise<void> | null = null;
+  let closed = false;
+
+  let written = 0;
+  let dropped = 0;
+  let errors = 0;
+  let lastError: string | null = null;
+  let rotations = 0;
+
+  const pending = () => queue.length - head;
+
+  function fail(err: unknown): void {
+    errors++;
+    lastError = errnoCode(err) ?? (err instanceof Error ? err.message : String(err));
+  }
+
+  function schedule(): void {
+    if (draining !== null || immediate !== null) return;
+    if (queuedChars >= batchBytes) {
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+      }
+      immediate = setImmediate(() => {
+        immediate = null;
+        void drain();
+      });
+    } else if (timer === null) {
+      timer = setTimeout(() => {
+        timer = null;
+        void drain();
+      }, intervalMs);
+    }
+  }
+
+  function takeAll(): string[] {
+    const lines = head === 0 ? queue : queue.slice(head);
+    queue = [];
+    head = 0;
+    queuedChars = 0;
+    return lines;
+  }
+
+  async function closeHandle(): Promise<void> {
+    const h = handle;
+    handle = null;
+    handleIno = -1;
+    if (h !== null) {
+      try {
+        await h.close();
+      } catch (err) {
+        fail(err);
+      }
+    }
+  }
+
+  /** Open (or re-open) the file, following renames made by another process or a reader. */
+  async function ensureOpen(): Promise<void> {
+    if (handle !== null) {
+      // Another writer (the CLI next to a running proxy) may have rotated the file under us.
+      try {
+        const st = await stat(path);
+        if (st.ino === handleIno) {
+          size = st.size;
+          return;
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      await closeHandle();
+    }
+    if (!dirReady) {
+      await ensureSecureDir(dirname(path), enforcePerms);
+      dirReady = true;
+    }
+    const mode = secureFileMode(enforcePerms);
+    const h = await open(path, 'a', mode ?? 0o666);
+    try {
+      const st = await h.stat();
+      handle = h;
+      handleIno = st.ino;
+      size = st.size;
+      if (mode !== undefined && (st.mode & 0o777 & ~SECURE_FILE_MODE) !== 0) {
+        await tightenMode(path, SECURE_FILE_MODE, enforcePerms);
+      }
+    } catch (err) {
+      await h.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async function rotate(): Promise<void> {
+    await closeHandle();
+    rotations++;
+    if (backups === 0) {
+      await unlink(path).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      });
+    } else {
+      for (let i = backups - 1; i >= 1; i--) {
+        await rename(`${path}.${i}`, `${path}.${i + 1}`).catch((err: unknown) => {
+          if (errnoCode(err) !== 'ENOENT') throw err;
+        });
+      }
+      await rename(path, `${path}.1`).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      });
+    }
+    size = 0;
+  }
+
+  async function writeAll(buf: Buffer): Promise<void> {
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await handle!.write(buf, off, buf.length - off, null);
+      off += bytesWritten;
+    }
+  }
+
+  /** Write one batch: as many lines as fit before the size limit; rotate when the next line does not fit. */
+  async function writeLines(lines: string[]): Promise<void> {
+    const sizes = lines.map((l) => Buffer.byteLength(l, 'utf8'));
+    let i = 0;
+    while (i < lines.length) {
+      try {
+        await ensureOpen();
+        if (size > 0 && size + sizes[i]! > maxBytes) {
+          await rotate();
+          await ensureOpen();
+        }
+        let end = i;
+        let bytes = 0;
+        while (end < lines.length && (end === i || size + bytes + sizes[end]! <= maxBytes)) {
+          bytes += sizes[end]!;
+          end++;
+        }
+        const text =
+          i === 0 && end === lines.length ? lines.join('') : lines.slice(i, end).join('');
+        await writeAll(Buffer.from(text, 'utf8'));
+        size += bytes;
+        written += end - i;
+        i = end;
+      } catch (err) {
+        // A full disk or a vanished folder costs this batch, never the process.
+        fail(err);
+        dropped += lines.length - i;
+        dirReady = false;
+        await closeHandle();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Write what is queued. Lines queued meanwhile wait for their own timer unless they already make a
+   * full batch (or `force`, from flush/close), so sustained load still gives few, large writes.
+   */
+  function drain(force = false): Promise<void> {
+    if (draining !== null) return draining;
+    draining = (async () => {
+      try {
+        while (pending() > 0) {
+          await writeLines(takeAll());
+          if (!force && queuedChars < batchBytes) break;
+        }
+      } finally {
+        draining = null;
+        if (pending() > 0) schedule();
+      }
+    })();
+    return draining;
+  }
+
+  async function flush(): Promise<void> {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (immediate !== null) {
+      clearImmediate(immediate);
+      immediate = null;
+    }
+    // A drain in progress may have taken its lines before ours were queued: drain until empty.
+    while (draining !== null || pending() > 0) await drain(true);
+  }
+
+  return {
+    path,
+    write(line: string): void {
+      if (closed) {
+        dropped++;
+        return;
+      }
+      const text = line.endsWith('\n') ? line : `${line}\n`;
+      queue.push(text);
+      queuedChars += text.length;
+      if (pending() > maxLines) {
+        queuedChars -= queue[head]!.length;
+        queue[head] = '';
+        head++;
+        dropped++;
+        if (head > 1024 && head * 2 > queue.length) {
+          queue = queue.slice(head);
+          head = 0;
+        }
+      }
+      schedule();
+    },
+    flush,
+    async close(): Promise<void> {
+      closed = true;
+      await flush();
+      await closeHandle();
+    },
+    get errors() {
+      return errors;
+    },
+    get dropped() {
+      return dropped;
+    },
+    stats: () => ({ written, dropped, errors, lastError, rotations }),
+  };
+}

@@ -1,0 +1,421 @@
+// exchange: one client request against the pool — pick a key, send, classify, retry the same key or fail over, until an answer can be relayed.
+import { textForClassification } from './body.js';
+import type { Cancellation } from './cancel.js';
+import {
+  CLASSIFY_BODY_LIMIT,
+  classifyUpstreamResponse,
+  needsBodyForClassification,
+  type UpstreamOutcome,
+} from './classify.js';
+import type { ProxyContext } from './context.js';
+import type { ClientHeaders } from './headers.js';
+import { upstreamHeaders } from './headers.js';
+import type { UpstreamErrorKind } from './metrics.js';
+import {
+  describeSkip,
+  isTemporary,
+  pickKey,
+  resolveActiveIndex,
+  unavailability,
+  type AvailabilityPolicy,
+  type Skip,
+} from './select.js';
+import { simulateUpstream } from './simulate.js';
+import { upstreamErrorKind, type UpstreamReply } from './upstream.js';
+
+export interface ExchangeRequest {
+  readonly method: string;
+  /** Path below the base path ('' or '/…'). */
+  readonly rest: string;
+  /** '' or '?…' */
+  readonly query: string;
+  readonly headers: ClientHeaders;
+  readonly body: Buffer | null;
+  /** Aborted when the client goes away. */
+  readonly cancel: Cancellation;
+}
+
+interface Tally {
+  attempts: number;
+  readonly failoverFrom: string[];
+}
+
+export type ExchangeResult =
+  /** An answer to relay (bytes read for classification are still held in its body). */
+  | {
+      readonly kind: 'reply';
+      readonly keyIndex: number;
+      readonly reply: UpstreamReply;
+      readonly outcome: UpstreamOutcome;
+      readonly attempts: number;
+      readonly failoverFrom: string[];
+    }
+  /** No key could serve: answer 429 (only cooling-down keys, Retry-After set) or 503. */
+  | {
+      readonly kind: 'unavailable';
+      readonly status: 429 | 503;
+      readonly retryAfterMs: number | null;
+      readonly message: string;
+      readonly attempts: number;
+      readonly failoverFrom: string[];
+    }
+  /** The client left before an answer was chosen. */
+  | {
+      readonly kind: 'aborted';
+      readonly keyIndex: number | null;
+      readonly attempts: number;
+      readonly failoverFrom: string[];
+    };
+
+/** How one key's turn ended when it produced no answer to relay. */
+type KeyFailure = { readonly kind: 'failed'; readonly skip: Skip } | { readonly kind: 'aborted' };
+
+type KeyTurn =
+  | {
+      readonly kind: 'reply';
+      readonly reply: UpstreamReply;
+      readonly outcome: UpstreamOutcome;
+    }
+  | KeyFailure;
+
+const ABORTED: KeyFailure = { kind: 'aborted' };
+/** After this many network errors/5xx in a row a key rests for COOLDOWN_AFTER_FAILURES_MS. */
+export const FAILURES_BEFORE_COOLDOWN = 3;
+export const COOLDOWN_AFTER_FAILURES_MS = 60_000;
+
+export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise<ExchangeResult> {
+  const { sync, keys, config } = ctx;
+  const n = keys.length;
+  const tally: Tally = { attempts: 0, failoverFrom: [] };
+  const auto = sync.autoRotate;
+  const activeIndex = auto ? 0 : resolveActiveIndex(ctx.labels, sync.activeLabel, sync.activeIndex);
+  const policy = availabilityPolicy(ctx);
+  const tried = new Uint8Array(n);
+  let skips: (Skip | undefined)[] | null = null;
+  let now = ctx.clock.now();
+
+  const usable = (i: number): boolean => {
+    if (tried[i] === 1) return false;
+    const skip = unavailability(
+      sync.runtimes[i]!,
+      keys[i]!.disabled,
+      ctx.targets[i] !== null,
+      now,
+      policy,
+    );
+    if (skip !== null) {
+      (skips ??= [])[i] = skip;
+      return false;
+    }
+    const limit = ctx.keyLimits?.[i];
+    if (limit !== undefined) {
+      const wait = limit.waitMs(now);
+      if (wait > 0) {
+        (skips ??= [])[i] = {
+          label: ctx.labels[i] as string,
+          reason: 'rate_limited',
+          detail: null,
+          untilMs: now + wait,
+        };
+        return false;
+      }
+    }
+    return true;
+  };
+  const next = (): number => {
+    const i = pickKey(n, auto ? sync.rotationIndex : activeIndex, usable);
+    if (i >= 0) {
+      tried[i] = 1;
+      ctx.keyLimits?.[i]?.take(now);
+      if (auto) sync.setRotationIndex((i + 1) % n);
+    }
+    return i;
+  };
+
+  let i = next();
+  let switches = 0;
+  while (i >= 0) {
+    const turn = await keyTurn(ctx, i, req, tally);
+    if (turn.kind === 'reply') {
+      return {
+        kind: 'reply',
+        reply: turn.reply,
+        outcome: turn.outcome,
+        keyIndex: i,
+        attempts: tally.attempts,
+        failoverFrom: tally.failoverFrom,
+      };
+    }
+    if (turn.kind === 'aborted') {
+      return {
+        kind: 'aborted',
+        keyIndex: i,
+        attempts: tally.attempts,
+        failoverFrom: tally.failoverFrom,
+      };
+    }
+    (skips ??= [])[i] = turn.skip;
+    tally.failoverFrom.push(ctx.labels[i] as string);
+    now = ctx.clock.now();
+    if (switches >= config.proxyFailoverMax) {
+      for (let j = 0; j < n; j++) {
+        if (usable(j))
+          skips[j] = {
+            label: ctx.labels[j] as string,
+            reason: 'failover_limit',
+            detail: null,
+            untilMs: null,
+          };
+      }
+      break;
+    }
+    const from = i;
+    i = next();
+    if (i >= 0) {
+      switches++;
+      ctx.metrics.failover();
+      ctx.logger.info('proxy.failover', {
+        from: ctx.labels[from] as string,
+        to: ctx.labels[i] as string,
+        reason: describeSkip(turn.skip),
+      });
+    }
+  }
+  return unavailable(ctx, skips ?? [], tally, now);
+}
+
+function availabilityPolicy(ctx: ProxyContext): AvailabilityPolicy {
+  const { config, sync } = ctx;
+  if (!config.requireUsageBeforeRequest || config.usageCacheSeconds === 0) return NO_USAGE_POLICY;
+  const neverChecked = sync.runtimes.every((rt) => rt.lastUsageAtMs === 0);
+  return {
+    usageMaxAgeMs: 2 * config.usageCacheSeconds * 1000,
+    usageFailOpen: config.failOpenOnEmptyCache && neverChecked,
+  };
+}
+const NO_USAGE_POLICY: AvailabilityPolicy = { usageMaxAgeMs: 0, usageFailOpen: true };
+
+function unavailable(
+  ctx: ProxyContext,
+  skips: readonly (Skip | undefined)[],
+  tally: Tally,
+  now: number,
+): ExchangeResult {
+  const list = skips.filter((s): s is Skip => s !== undefined);
+  if (ctx.keys.length === 0) {
+    return {
+      kind: 'unavailable',
+      status: 503,
+      retryAfterMs: null,
+      message: 'No API keys are configured in the kmi proxy.',
+      ...tally,
+    };
+  }
+  // 429 when every key that could still come back by itself is only cooling down or rate limited.
+  const recoverable = list.filter(
+    (s) => s.reason !== 'disabled' && s.reason !== 'upstream_not_allowed' && s.reason !== 'blocked',
+  );
+  const onlyCooling = recoverable.length > 0 && recoverable.every((s) => isTemporary(s.reason));
+  let retryAfterMs: number | null = null;
+  if (onlyCooling) {
+    for (const s of recoverable) {
+      if (s.untilMs !== null)
+        retryAfterMs = Math.min(retryAfterMs ?? Number.POSITIVE_INFINITY, s.untilMs - now);
+    }
+    retryAfterMs = Math.max(1000, retryAfterMs ?? ctx.config.rotationCooldownSeconds * 1000);
+  }
+  const message = `No API key could serve this request: ${list.map(describeSkip).join('; ')}.`;
+  return {
+    kind: 'unavailable',
+    status: onlyCooling ? 429 : 503,
+    retryAfterMs,
+    message,
+    attempts: tally.attempts,
+    failoverFrom: tally.failoverFrom,
+  };
+}
+
+/** Send the request with key `i`, retrying the same key after network errors/5xx per KMI_PROXY_RETRY_MAX. */
+async function keyTurn(
+  ctx: ProxyContext,
+  i: number,
+  req: ExchangeRequest,
+  tally: Tally,
+): Promise<KeyTurn> {
+  const { sync, config, metrics } = ctx;
+  const key = ctx.keys[i]!;
+  const label = key.label;
+  for (let retry = 0; ; retry++) {
+    tally.attempts++;
+    const now = ctx.clock.now();
+    sync.recordAttempt(i, now);
+    let reply: UpstreamReply | null = null;
+    let failure: { kind: UpstreamErrorKind; detail: string } | null = null;
+    try {
+      reply = await send(ctx, i, req);
+    } catch (err) {
+      if (req.cancel.aborted) return ABORTED;
+      const kind = upstreamErrorKind(err);
+      failure = {
+        kind,
+        detail:
+          kind === 'timeout' ? 'timeout waiting for upstream headers' : `network error (${kind})`,
+      };
+    }
+    if (reply !== null) {
+      const turn = needsBodyForClassification(reply.status)
+        ? await judgeWithBody(ctx, i, reply, req, now)
+        : judge(ctx, i, reply, null, now);
+      if (turn !== 'retryable') return turn;
+      failure = { kind: 'status_5xx', detail: `upstream ${reply.status}` };
+    }
+    const { kind, detail } = failure ?? { kind: 'other' as const, detail: 'network error' };
+    // Network error, timeout or 5xx: counted; a streak of them rests the key.
+    metrics.upstreamError(label, kind);
+    sync.countError(i, 'error_5xx');
+    const streak = sync.recordFailure(i);
+    if (streak >= FAILURES_BEFORE_COOLDOWN) {
+      const until = ctx.clock.now() + COOLDOWN_AFTER_FAILURES_MS;
+      sync.exhaust(i, until);
+      sync.recordSuccess(i); // the streak is spent on this cooldown
+      ctx.logger.warn('proxy.key_cooldown', {
+        label,
+        reason: 'consecutive_failures',
+        failures: streak,
+      });
+      return {
+        kind: 'failed',
+        skip: {
+          label,
+          reason: 'exhausted',
+          detail: `${streak} upstream errors in a row`,
+          untilMs: until,
+        },
+      };
+    }
+    if (retry >= config.proxyRetryMax) {
+      return { kind: 'failed', skip: { label, reason: 'upstream_error', detail, untilMs: null } };
+    }
+    const base = config.proxyRetryBaseMs * 2 ** retry;
+    const delay = Math.round(base * (0.75 + 0.5 * ctx.random()));
+    try {
+      await ctx.sleep(delay, req.cancel);
+    } catch {
+      return ABORTED;
+    }
+    if (req.cancel.aborted) return ABORTED;
+  }
+}
+
+function send(
+  ctx: ProxyContext,
+  i: number,
+  req: ExchangeRequest,
+): UpstreamReply | Promise<UpstreamReply> {
+  const key = ctx.keys[i]!;
+  if (ctx.simulate !== null) {
+    return simulateUpstream(
+      { method: req.method, rest: req.rest, body: req.body, label: key.label },
+      ctx.simulate,
+      ctx.clock.now(),
+    );
+  }
+  const target = ctx.targets[i]!;
+  return ctx.pools.request(target, {
+    method: req.method,
+    path: `${target.pathPrefix}${req.rest}${req.query}` || '/',
+    headers: upstreamHeaders(req.headers, key.apiKey),
+    body: req.body,
+    cancel: req.cancel,
+  });
+}
+
+/** Read the bounded error-body prefix a 400/403 needs, then judge. */
+async function judgeWithBody(
+  ctx: ProxyContext,
+  i: number,
+  reply: UpstreamReply,
+  req: ExchangeRequest,
+  now: number,
+): Promise<KeyTurn | 'retryable'> {
+  let text: string;
+  try {
+    const { prefix } = await reply.body.readPrefix(CLASSIFY_BODY_LIMIT);
+    text = textForClassification(prefix, reply.headers['content-encoding']);
+  } catch {
+    if (req.cancel.aborted) return ABORTED;
+    reply.body.discard();
+    return 'retryable';
+  }
+  return judge(ctx, i, reply, text, now);
+}
+
+/** Classify an answer and apply what it means to the key; 'retryable' for 5xx. */
+function judge(
+  ctx: ProxyContext,
+  i: number,
+  reply: UpstreamReply,
+  text: string | null,
+  now: number,
+): KeyTurn | 'retryable' {
+  const { sync, config } = ctx;
+  const label = ctx.labels[i] as string;
+  const status = reply.status;
+  const outcome = classifyUpstreamResponse(status, reply.headers, text, now);
+  switch (outcome.kind) {
+    case 'success':
+      sync.recordSuccess(i);
+      return { kind: 'reply', reply, outcome };
+    case 'client_error':
+      return { kind: 'reply', reply, outcome };
+    case 'forbidden':
+      sync.countError(i, 'error_403');
+      return { kind: 'reply', reply, outcome };
+    case 'server_error':
+      reply.body.discard();
+      return 'retryable';
+  }
+  reply.body.discard();
+  switch (outcome.kind) {
+    case 'auth':
+      sync.countError(i, 'error_401');
+      sync.block(i, 'auth', now, null);
+      ctx.logger.warn('proxy.key_blocked', { label, reason: 'auth', status });
+      return {
+        kind: 'failed',
+        skip: { label, reason: 'blocked', detail: `auth, upstream ${status}`, untilMs: null },
+      };
+    case 'payment': {
+      if (status === 403) sync.countError(i, 'error_403');
+      const until = config.paymentBlockSeconds > 0 ? now + config.paymentBlockSeconds * 1000 : null;
+      sync.block(i, 'payment', now, until);
+      ctx.logger.warn('proxy.key_blocked', { label, reason: 'payment', status });
+      return {
+        kind: 'failed',
+        skip: { label, reason: 'blocked', detail: `payment, upstream ${status}`, untilMs: until },
+      };
+    }
+    case 'quota': {
+      sync.countError(i, 'error_403');
+      const until = outcome.resetAtMs ?? now + config.rotationCooldownSeconds * 1000;
+      sync.exhaust(i, until);
+      ctx.logger.info('proxy.key_exhausted', { label, status, until_ms: until });
+      return {
+        kind: 'failed',
+        skip: { label, reason: 'exhausted', detail: `quota, upstream ${status}`, untilMs: until },
+      };
+    }
+    case 'rate_limited': {
+      sync.countError(i, 'error_429');
+      const cooldownMs = config.rotationCooldownSeconds * 1000;
+      const ms = Math.min(outcome.retryAfterMs ?? cooldownMs, cooldownMs);
+      const until = now + ms;
+      sync.exhaust(i, until);
+      ctx.logger.info('proxy.key_exhausted', { label, status, until_ms: until });
+      return {
+        kind: 'failed',
+        skip: { label, reason: 'exhausted', detail: `upstream ${status}`, untilMs: until },
+      };
+    }
+  }
+}

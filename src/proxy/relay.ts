@@ -1,0 +1,28 @@
+// relay: send a chosen upstream answer to the client — original status and headers, then the body streamed with backpressure.
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { clientResponseHeaders } from './headers.js';
+import type { RelayEnd } from './reply-body.js';
+import type { UpstreamReply } from './upstream.js';
+
+export type { RelayEnd } from './reply-body.js';
+
+/** True when the answer is a server-sent event stream. */
+export function isEventStream(headers: UpstreamReply['headers']): boolean {
+  const ct = headers['content-type'];
+  return typeof ct === 'string' && ct.toLowerCase().startsWith('text/event-stream');
+}
+
+/** Write the upstream's status and headers plus `extraHeaders`, then relay the body. `onHead` marks time to first byte. */
+export function relay(
+  res: ServerResponse,
+  reply: UpstreamReply,
+  extraHeaders: OutgoingHttpHeaders,
+  onHead: () => void,
+): Promise<RelayEnd> {
+  const headers = clientResponseHeaders(reply.headers);
+  for (const name in extraHeaders) headers[name] = extraHeaders[name];
+  res.writeHead(reply.status, headers);
+  if (isEventStream(reply.headers)) res.flushHeaders();
+  onHead();
+  return reply.body.pipeTo(res);
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import {
+  hintFromText,
+  maskSecrets,
+  promptHint,
+  PROMPT_HINT_MAX_BODY_BYTES,
+} from './prompt-hint.js';
+
+const body = (v: unknown) => Buffer.from(JSON.stringify(v));
+
+describe('promptHint', () => {
+  it('takes the last user message of an OpenAI body', () => {
+    const h = promptHint(
+      body({
+        model: 'kimi',
+        messages: [
+          { role: 'system', content: 'You are helpful' },
+          { role: 'user', content: 'first question' },
+          { role: 'assistant', content: 'answer' },
+          { role: 'user', content: '  Fix   the\n\tbug  ' },
+        ],
+      }),
+    );
+    expect(h).toEqual({ hint: 'Fix the bug', head: 'Fix' });
+  });
+
+  it('reads Anthropic content arrays and skips a trailing text-less tool_result turn', () => {
+    const h = promptHint(
+      body({
+        system: 'sys',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'image', source: {} },
+              { type: 'text', text: 'Refactor the' },
+              { type: 'text', text: 'parser module' },
+            ],
+          },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'x', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'ok' }] },
+        ],
+      }),
+    );
+    expect(h).toEqual({ hint: 'Refactor the parser module', head: 'Refactor' });
+  });
+
+  it('cuts at 6 words and marks the cut', () => {
+    const h = promptHint(
+      body({ messages: [{ role: 'user', content: 'one two three four five six seven' }] }),
+    );
+    expect(h.hint).toBe('one two three four five six…');
+  });
+
+  it('cuts at 60 characters', () => {
+    const long = 'a'.repeat(30) + ' ' + 'b'.repeat(45);
+    const h = promptHint(body({ messages: [{ role: 'user', content: long }] }));
+    expect(h.hint).toBe(`${'a'.repeat(30)} ${'b'.repeat(29)}…`);
+    expect(h.hint!.length).toBe(61);
+  });
+
+  it('limits the head to 40 characters', () => {
+    const h = hintFromText('x'.repeat(50));
+    expect(h.head).toBe('x'.repeat(40));
+  });
+
+  it('reads prompt and input strings', () => {
+    expect(promptHint(body({ prompt: 'complete this' })).hint).toBe('complete this');
+    expect(promptHint(body({ prompt: ['a', 'last prompt'] })).hint).toBe('last prompt');
+    expect(promptHint(body({ input: 'responses api' })).hint).toBe('responses api');
+    expect(
+      promptHint(
+        body({ input: [{ role: 'user', content: [{ type: 'input_text', text: 'typed input' }] }] }),
+      ).hint,
+    ).toBe('typed input');
+  });
+
+  it('masks secrets in the hint and head', () => {
+    const key = 'sk-live0123456789abcdefWXYZ';
+    const h = promptHint(body({ messages: [{ role: 'user', content: `${key} is my key` }] }));
+    expect(h.hint).toBe('sk-l…WXYZ is my key');
+    expect(h.head).toBe('sk-l…WXYZ');
+    expect(JSON.stringify(h)).not.toContain(key);
+
+    const bearer = promptHint(
+      body({ messages: [{ role: 'user', content: 'use Bearer abcdef123456 now' }] }),
+    );
+    expect(bearer.hint).toBe('use Bearer abcd…3456 now');
+
+    const hex = '0123456789abcdef'.repeat(2);
+    expect(maskSecrets(`token ${hex} end`)).toBe('token 0123…cdef end');
+    const b64 = 'QWxhZGRpbjpvcGVuIHNlc2FtZQ==';
+    expect(maskSecrets(b64)).toBe('QWxh…ZQ==');
+    // Long ordinary words and paths are left alone.
+    expect(maskSecrets('internationalization /usr/local/share/applications')).toBe(
+      'internationalization /usr/local/share/applications',
+    );
+  });
+
+  it('gives nulls for null, empty, invalid, non-object, text-less and huge bodies', () => {
+    const none = { hint: null, head: null };
+    expect(promptHint(null)).toEqual(none);
+    expect(promptHint(Buffer.alloc(0))).toEqual(none);
+    expect(promptHint(Buffer.from('{not json'))).toEqual(none);
+    expect(promptHint(Buffer.from('[1,2]'))).toEqual(none);
+    expect(promptHint(Buffer.from('"str"'))).toEqual(none);
+    expect(promptHint(body({ messages: [{ role: 'assistant', content: 'hi' }] }))).toEqual(none);
+    expect(promptHint(body({ messages: [{ role: 'user', content: '   ' }] }))).toEqual(none);
+    const huge = Buffer.from(
+      JSON.stringify({
+        messages: [{ role: 'user', content: 'x '.repeat(PROMPT_HINT_MAX_BODY_BYTES / 2 + 10) }],
+      }),
+    );
+    expect(promptHint(huge)).toEqual(none);
+  });
+
+  it('handles a very long message without scanning all of it', () => {
+    const h = promptHint(body({ messages: [{ role: 'user', content: 'word '.repeat(100_000) }] }));
+    expect(h.hint).toBe('word word word word word word…');
+  });
+});

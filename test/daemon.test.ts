@@ -1,0 +1,108 @@
+// End-to-end: `kmi proxy` as a background daemon — start, health, stop, stale pid files, a foreign port holder.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fakeKey, freePort, makeSandbox, runKmi, type Sandbox } from './helpers/kmi.js';
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await makeSandbox();
+  const port = await freePort();
+  sb.env.KMI_PROXY_LISTEN = `127.0.0.1:${port}`;
+  await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\n`);
+  await sb.writeAuth('bravo.env', `KMI_API_KEY=${fakeKey('bravo')}\n`);
+});
+afterEach(async () => {
+  await runKmi(sb, ['proxy-stop', '--force']);
+  await sb.cleanup();
+});
+
+describe('kmi proxy (daemon)', () => {
+  it('starts in the background, answers health, prints client env lines, and stops', async () => {
+    const start = await runKmi(sb, ['proxy'], { timeoutMs: 30_000 });
+    expect(start.stderr).toBe('');
+    expect(start.code).toBe(0);
+    const url = `http://${sb.env.KMI_PROXY_LISTEN}/kmi-rotor/v1`;
+    expect(start.stdout).toContain(`KIMI_BASE_URL=${url}`);
+    expect(start.stdout).toContain(`OPENAI_BASE_URL=${url}`);
+    expect(start.stdout).toContain(
+      `ANTHROPIC_BASE_URL=http://${sb.env.KMI_PROXY_LISTEN}/kmi-rotor`,
+    );
+
+    const pidFile = join(sb.stateDir, 'proxy.pid');
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(pid).toBeGreaterThan(1);
+    expect((await stat(pidFile)).mode & 0o777).toBe(0o600);
+
+    const health = await fetch(`${url}/_kmi/health`);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { pid: number }).pid).toBe(pid);
+
+    const status = await runKmi(sb, ['status', '--json']);
+    expect((JSON.parse(status.stdout) as { proxy: { running: boolean } }).proxy.running).toBe(true);
+
+    const out = await readFile(join(sb.stateDir, 'logs', 'proxy.out'), 'utf8');
+    expect(out).toContain('DRY-RUN');
+
+    const stop = await runKmi(sb, ['proxy-stop']);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toContain(String(pid));
+    expect(existsSync(pidFile)).toBe(false);
+    const again = await runKmi(sb, ['proxy-stop']);
+    expect(again.stdout).toContain('no kmi proxy is running');
+  });
+
+  it('replaces a kmi proxy already on the port (proxy-restart)', async () => {
+    expect((await runKmi(sb, ['proxy'], { timeoutMs: 30_000 })).code).toBe(0);
+    const first = Number((await readFile(join(sb.stateDir, 'proxy.pid'), 'utf8')).trim());
+    const restart = await runKmi(sb, ['proxy-restart'], { timeoutMs: 40_000 });
+    expect(restart.code).toBe(0);
+    const second = Number((await readFile(join(sb.stateDir, 'proxy.pid'), 'utf8')).trim());
+    expect(second).not.toBe(first);
+    expect(() => process.kill(first, 0)).toThrow();
+  });
+
+  it('refuses a port held by another program and names it', async () => {
+    const server = createServer((s) => s.end());
+    const port = Number(sb.env.KMI_PROXY_LISTEN?.split(':')[1]);
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const r = await runKmi(sb, ['proxy']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port ${port}`);
+      expect(r.stderr).toContain(`pid ${process.pid}`);
+      // and the foreign program is left alone
+      expect(server.listening).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('cleans a stale pid file instead of signalling whatever has that pid now', async () => {
+    const child = spawn(process.execPath, ['-e', '']);
+    await once(child, 'exit');
+    await mkdir(sb.stateDir, { recursive: true });
+    await writeFile(join(sb.stateDir, 'proxy.pid'), `${child.pid}\n`);
+    const r = await runKmi(sb, ['proxy-stop']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('stale');
+    expect(existsSync(join(sb.stateDir, 'proxy.pid'))).toBe(false);
+
+    // a live pid that is not a kmi proxy (this test runner) is never signalled
+    await writeFile(join(sb.stateDir, 'proxy.pid'), `${process.pid}\n`);
+    const r2 = await runKmi(sb, ['proxy-stop', '--force']);
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).toContain('no kmi proxy is running');
+  });
+
+  it('refuses a remote bind without the required settings, naming the variable', async () => {
+    const r = await runKmi(sb, ['proxy'], { env: { KMI_PROXY_LISTEN: '0.0.0.0:0' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('KMI_PROXY_ALLOW_REMOTE');
+  });
+});
