@@ -17,8 +17,10 @@ describe('admin endpoints', () => {
     h = await startHarness();
     const res = await fetch(h.url('/_kmi/health'));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({
+    expect(await res.json()).toMatchObject({
       ok: true,
+      service: 'kmi',
+      pid: process.pid,
       version: 'test',
       dry_run: false,
       uptime_s: expect.any(Number),

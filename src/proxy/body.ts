@@ -7,37 +7,31 @@ export type RequestBody = Buffer | 'too_large' | 'aborted';
 /** Buffer the whole request body, stopping (without keeping more) as soon as it passes `maxBytes`. */
 export function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<RequestBody> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let first: Buffer | null = null;
+    let more: Buffer[] | null = null;
     let size = 0;
     let settled = false;
-    const settle = (value: RequestBody) => {
+    req.on('data', (chunk: Buffer) => {
       if (settled) return;
-      settled = true;
-      req.removeListener('data', onData);
-      req.removeListener('end', onEnd);
-      req.removeListener('error', onError);
-      req.removeListener('close', onClose);
-      resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
+        settled = true;
         req.pause();
-        settle('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () =>
-      settle(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    const onError = () => settle('aborted');
-    const onClose = () => {
-      if (!req.complete) settle('aborted');
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+        resolve('too_large');
+      } else if (first === null) first = chunk;
+      else (more ??= [first]).push(chunk);
+    });
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(more !== null ? Buffer.concat(more, size) : (first ?? Buffer.alloc(0)));
+    });
+    // 'close' before 'end': the client went away mid-body ('error' is emitted only to listeners).
+    req.on('close', () => {
+      if (settled) return;
+      settled = true;
+      resolve('aborted');
+    });
   });
 }
 

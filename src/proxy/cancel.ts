@@ -1,46 +1,69 @@
-// Cancellation: a one-shot "the client went away" flag with listeners — lighter than AbortController on the hot path.
+// Cancellation: "the client went away", told to the one thing currently working for it (an upstream call, a relay or a backoff sleep).
+import type { ServerResponse } from 'node:http';
 
+/** What a request's current piece of work does when the client leaves, or when its response is done. */
+export interface CancelTarget {
+  cancelled(): void;
+  completed?(): void;
+}
+
+/**
+ * One per client request. Work happens one piece at a time (an attempt, a sleep, the relay), so a
+ * single watched target is enough: no listener lists, no AbortController, nothing per chunk.
+ */
 export class Cancellation {
   aborted = false;
-  private listeners: (() => void)[] | null = null;
+  private target: CancelTarget | null = null;
 
-  /** Run `listener` on abort (at once if already aborted). Returns a function that removes it. */
-  onAbort(listener: () => void): () => void {
+  /** Watch `res`: its close before the response finished means the client went away. */
+  static forResponse(res: ServerResponse): Cancellation {
+    const cancel = new Cancellation();
+    res.on('close', () => {
+      if (res.writableFinished) {
+        const target = cancel.target;
+        cancel.target = null;
+        target?.completed?.();
+      } else cancel.abort();
+    });
+    return cancel;
+  }
+
+  /** Make `target` the one to tell (at once, if the client already left). */
+  watch(target: CancelTarget): void {
+    this.target = target;
     if (this.aborted) {
-      listener();
-      return noop;
+      this.target = null;
+      target.cancelled();
     }
-    (this.listeners ??= []).push(listener);
-    return () => {
-      const list = this.listeners;
-      if (list === null) return;
-      const i = list.indexOf(listener);
-      if (i >= 0) list.splice(i, 1);
-    };
+  }
+
+  /** Stop telling `target` (when it finished first). */
+  release(target: CancelTarget): void {
+    if (this.target === target) this.target = null;
   }
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    const list = this.listeners;
-    this.listeners = null;
-    if (list !== null) for (const l of list) l();
+    const target = this.target;
+    this.target = null;
+    target?.cancelled();
   }
 }
 
-function noop(): void {}
-
-/** A sleep that ends early (rejecting) when `cancel` aborts. */
+/** A sleep that ends early (rejecting) when the client goes away. */
 export function cancellableSleep(ms: number, cancel: Cancellation): Promise<void> {
   return new Promise((resolve, reject) => {
-    let off = noop;
+    const target: CancelTarget = {
+      cancelled: () => {
+        clearTimeout(timer);
+        reject(new Error('cancelled'));
+      },
+    };
     const timer = setTimeout(() => {
-      off();
+      cancel.release(target);
       resolve();
     }, ms);
-    off = cancel.onAbort(() => {
-      clearTimeout(timer);
-      reject(new Error('cancelled'));
-    });
+    cancel.watch(target);
   });
 }

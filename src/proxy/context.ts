@@ -15,6 +15,8 @@ export interface ProxyContext {
   readonly config: Config;
   readonly keys: readonly KeyRecord[];
   readonly labels: readonly string[];
+  /** `Bearer <key>` per key, built once. */
+  readonly bearers: readonly string[];
   /** Index-aligned with keys; null when the key's base URL failed the https/allowlist check. */
   readonly targets: readonly (UpstreamTarget | null)[];
   readonly sync: StateSync;

@@ -37,7 +37,7 @@ export interface ExchangeRequest {
 
 interface Tally {
   attempts: number;
-  readonly failoverFrom: string[];
+  failoverFrom: string[];
 }
 
 export type ExchangeResult =
@@ -83,56 +83,103 @@ const ABORTED: KeyFailure = { kind: 'aborted' };
 export const FAILURES_BEFORE_COOLDOWN = 3;
 export const COOLDOWN_AFTER_FAILURES_MS = 60_000;
 
-export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise<ExchangeResult> {
-  const { sync, keys, config } = ctx;
-  const n = keys.length;
-  const tally: Tally = { attempts: 0, failoverFrom: [] };
-  const auto = sync.autoRotate;
-  const activeIndex = auto ? 0 : resolveActiveIndex(ctx.labels, sync.activeLabel, sync.activeIndex);
-  const policy = availabilityPolicy(ctx);
-  const tried = new Uint8Array(n);
-  let skips: (Skip | undefined)[] | null = null;
-  let now = ctx.clock.now();
+/** One request's key selection: which keys were tried, why others were skipped, the rotation pointer. */
+class Selection {
+  /** Bit i set = key i tried (pools up to 31 keys); larger pools use `triedList`. */
+  private triedMask = 0;
+  private readonly triedList: Uint8Array | null;
+  skips: (Skip | undefined)[] | null = null;
+  now: number;
+  private readonly auto: boolean;
+  private readonly activeIndex: number;
+  private readonly policy: AvailabilityPolicy;
+  private readonly usableFn = (i: number): boolean => this.usable(i);
 
-  const usable = (i: number): boolean => {
-    if (tried[i] === 1) return false;
+  constructor(private readonly ctx: ProxyContext) {
+    const { sync } = ctx;
+    const n = ctx.keys.length;
+    this.triedList = n > 31 ? new Uint8Array(n) : null;
+    this.auto = sync.autoRotate;
+    this.activeIndex = this.auto
+      ? 0
+      : resolveActiveIndex(ctx.labels, sync.activeLabel, sync.activeIndex);
+    this.policy = availabilityPolicy(ctx);
+    this.now = ctx.clock.now();
+  }
+
+  private tried(i: number): boolean {
+    return this.triedList === null ? (this.triedMask & (1 << i)) !== 0 : this.triedList[i] === 1;
+  }
+
+  private skip(i: number, skip: Skip): void {
+    (this.skips ??= [])[i] = skip;
+  }
+
+  /** Can key `i` serve now (not tried, not blocked/exhausted/disabled, under its per-key limit)? */
+  usable(i: number): boolean {
+    if (this.tried(i)) return false;
+    const { ctx, now } = this;
     const skip = unavailability(
-      sync.runtimes[i]!,
-      keys[i]!.disabled,
+      ctx.sync.runtimes[i]!,
+      ctx.keys[i]!.disabled,
       ctx.targets[i] !== null,
       now,
-      policy,
+      this.policy,
     );
     if (skip !== null) {
-      (skips ??= [])[i] = skip;
+      this.skip(i, skip);
       return false;
     }
     const limit = ctx.keyLimits?.[i];
     if (limit !== undefined) {
       const wait = limit.waitMs(now);
       if (wait > 0) {
-        (skips ??= [])[i] = {
-          label: ctx.labels[i] as string,
+        this.skip(i, {
+          label: ctx.labels[i]!,
           reason: 'rate_limited',
           detail: null,
           untilMs: now + wait,
-        };
+        });
         return false;
       }
     }
     return true;
-  };
-  const next = (): number => {
-    const i = pickKey(n, auto ? sync.rotationIndex : activeIndex, usable);
+  }
+
+  /** The next key to try (moving the round-robin pointer in auto mode), or -1. */
+  next(): number {
+    const { ctx } = this;
+    const n = ctx.keys.length;
+    const i = pickKey(n, this.auto ? ctx.sync.rotationIndex : this.activeIndex, this.usableFn);
     if (i >= 0) {
-      tried[i] = 1;
-      ctx.keyLimits?.[i]?.take(now);
-      if (auto) sync.setRotationIndex((i + 1) % n);
+      if (this.triedList === null) this.triedMask |= 1 << i;
+      else this.triedList[i] = 1;
+      ctx.keyLimits?.[i]?.take(this.now);
+      if (this.auto) ctx.sync.setRotationIndex((i + 1) % n);
     }
     return i;
-  };
+  }
 
-  let i = next();
+  /** Mark every key that could still have served as "not tried: failover limit". */
+  markFailoverLimit(): void {
+    const { ctx } = this;
+    for (let j = 0; j < ctx.keys.length; j++) {
+      if (this.usable(j)) {
+        this.skip(j, {
+          label: ctx.labels[j]!,
+          reason: 'failover_limit',
+          detail: null,
+          untilMs: null,
+        });
+      }
+    }
+  }
+}
+
+export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise<ExchangeResult> {
+  const tally: Tally = { attempts: 0, failoverFrom: NO_FAILOVER };
+  const selection = new Selection(ctx);
+  let i = selection.next();
   let switches = 0;
   while (i >= 0) {
     const turn = await keyTurn(ctx, i, req, tally);
@@ -154,35 +201,31 @@ export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise
         failoverFrom: tally.failoverFrom,
       };
     }
-    (skips ??= [])[i] = turn.skip;
-    tally.failoverFrom.push(ctx.labels[i] as string);
-    now = ctx.clock.now();
-    if (switches >= config.proxyFailoverMax) {
-      for (let j = 0; j < n; j++) {
-        if (usable(j))
-          skips[j] = {
-            label: ctx.labels[j] as string,
-            reason: 'failover_limit',
-            detail: null,
-            untilMs: null,
-          };
-      }
+    (selection.skips ??= [])[i] = turn.skip;
+    if (tally.failoverFrom === NO_FAILOVER) tally.failoverFrom = [];
+    tally.failoverFrom.push(ctx.labels[i]!);
+    selection.now = ctx.clock.now();
+    if (switches >= ctx.config.proxyFailoverMax) {
+      selection.markFailoverLimit();
       break;
     }
     const from = i;
-    i = next();
+    i = selection.next();
     if (i >= 0) {
       switches++;
       ctx.metrics.failover();
       ctx.logger.info('proxy.failover', {
-        from: ctx.labels[from] as string,
-        to: ctx.labels[i] as string,
+        from: ctx.labels[from]!,
+        to: ctx.labels[i]!,
         reason: describeSkip(turn.skip),
       });
     }
   }
-  return unavailable(ctx, skips ?? [], tally, now);
+  return unavailable(ctx, selection.skips ?? [], tally, selection.now);
 }
+
+/** Shared by every request that needed no failover (never mutated: replaced before the first push). */
+const NO_FAILOVER: string[] = [];
 
 function availabilityPolicy(ctx: ProxyContext): AvailabilityPolicy {
   const { config, sync } = ctx;
@@ -324,7 +367,7 @@ function send(
   return ctx.pools.request(target, {
     method: req.method,
     path: `${target.pathPrefix}${req.rest}${req.query}` || '/',
-    headers: upstreamHeaders(req.headers, key.apiKey),
+    headers: upstreamHeaders(req.headers, key.apiKey, ctx.bearers[i]),
     body: req.body,
     cancel: req.cancel,
   });

@@ -81,11 +81,18 @@ export function readClientHeaders(raw: readonly string[]): ClientHeaders {
   };
 }
 
-/** The headers for one upstream attempt: the forwarded ones plus the key, in the form the client used. */
-export function upstreamHeaders(client: ClientHeaders, key: string): string[] {
+/**
+ * The headers for one upstream attempt: the forwarded ones plus the key, in the form the client
+ * used. `bearer` is the precomputed `Bearer <key>` value.
+ */
+export function upstreamHeaders(
+  client: ClientHeaders,
+  key: string,
+  bearer = `Bearer ${key}`,
+): string[] {
   const out = client.forward.slice();
   if (client.usesApiKeyHeader) out.push('x-api-key', key);
-  else out.push('authorization', `Bearer ${key}`);
+  else out.push('authorization', bearer);
   return out;
 }
 

@@ -8,7 +8,8 @@ export const DURATION_BUCKETS = [
 ] as const;
 
 export class ProxyMetrics {
-  private readonly requests = new Map<string, number>();
+  /** key label → status → count */
+  private readonly requests = new Map<string, Map<number, number>>();
   private readonly upstreamErrors = new Map<string, number>();
   private failovers = 0;
   private readonly buckets = new Float64Array(DURATION_BUCKETS.length);
@@ -17,8 +18,12 @@ export class ProxyMetrics {
 
   /** One finished client request; `key` is '' when no key served it. */
   request(key: string, status: number, seconds: number): void {
-    const id = `${key}\u0000${status}`;
-    this.requests.set(id, (this.requests.get(id) ?? 0) + 1);
+    let byStatus = this.requests.get(key);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.requests.set(key, byStatus);
+    }
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     this.durationCount++;
     this.durationSum += seconds;
     for (let i = 0; i < DURATION_BUCKETS.length; i++) {
@@ -47,9 +52,10 @@ export class ProxyMetrics {
     const lines: string[] = [];
     lines.push('# HELP kmi_requests_total Client requests finished, by key label and status.');
     lines.push('# TYPE kmi_requests_total counter');
-    for (const [id, n] of this.requests) {
-      const [key, status] = id.split('\u0000') as [string, string];
-      lines.push(`kmi_requests_total{key="${escapeLabel(key)}",status="${status}"} ${n}`);
+    for (const [key, byStatus] of this.requests) {
+      for (const [status, n] of byStatus) {
+        lines.push(`kmi_requests_total{key="${escapeLabel(key)}",status="${status}"} ${n}`);
+      }
     }
     lines.push(
       '# HELP kmi_failovers_total Times a request moved on to another key before answering.',

@@ -1,5 +1,6 @@
 // relay: send a chosen upstream answer to the client — original status and headers, then the body streamed with backpressure.
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Cancellation } from './cancel.js';
 import { clientResponseHeaders } from './headers.js';
 import type { RelayEnd } from './reply-body.js';
 import type { UpstreamReply } from './upstream.js';
@@ -12,17 +13,19 @@ export function isEventStream(headers: UpstreamReply['headers']): boolean {
   return typeof ct === 'string' && ct.toLowerCase().startsWith('text/event-stream');
 }
 
-/** Write the upstream's status and headers plus `extraHeaders`, then relay the body. `onHead` marks time to first byte. */
+/**
+ * Write the upstream's status and headers plus `extraHeaders` (synchronously: the head is out when
+ * this returns), then relay the body; the promise says how the relay ended.
+ */
 export function relay(
   res: ServerResponse,
   reply: UpstreamReply,
   extraHeaders: OutgoingHttpHeaders,
-  onHead: () => void,
+  cancel: Cancellation,
 ): Promise<RelayEnd> {
   const headers = clientResponseHeaders(reply.headers);
   for (const name in extraHeaders) headers[name] = extraHeaders[name];
   res.writeHead(reply.status, headers);
   if (isEventStream(reply.headers)) res.flushHeaders();
-  onHead();
-  return reply.body.pipeTo(res);
+  return reply.body.pipeTo(res, cancel);
 }

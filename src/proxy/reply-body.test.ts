@@ -2,6 +2,7 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { Cancellation } from './cancel.js';
 import { ReplyBody, replyBodyFrom } from './reply-body.js';
 
 function sink(): { res: ServerResponse; data: () => string } {
@@ -31,7 +32,7 @@ describe('ReplyBody', () => {
     expect(complete).toBe(false);
     expect(prefix.toString()).toBe('aaaabbbb');
     const out = sink();
-    const relayed = body.pipeTo(out.res);
+    const relayed = body.pipeTo(out.res, Cancellation.forResponse(out.res));
     src.write('cccc');
     src.end('dd');
     expect(await relayed).toBe('ok');
@@ -46,7 +47,7 @@ describe('ReplyBody', () => {
     body.push(Buffer.alloc(70 * 1024));
     expect(pauses).toBe(1);
     const out = sink();
-    const relayed = body.pipeTo(out.res);
+    const relayed = body.pipeTo(out.res, Cancellation.forResponse(out.res));
     // the sink drains the held 70 KiB, then the source is resumed
     while (resumes === 0) await new Promise((r) => setImmediate(r));
     body.push(Buffer.from('x'));
@@ -59,7 +60,10 @@ describe('ReplyBody', () => {
     const body = new ReplyBody();
     const out = new PassThrough();
     out.resume();
-    const relayed = body.pipeTo(out as unknown as ServerResponse);
+    const relayed = body.pipeTo(
+      out as unknown as ServerResponse,
+      Cancellation.forResponse(out as unknown as ServerResponse),
+    );
     body.push(Buffer.from('partial'));
     body.fail(new Error('reset'));
     expect(await relayed).toBe('stream_aborted');
@@ -71,7 +75,10 @@ describe('ReplyBody', () => {
     const body = new ReplyBody();
     body.attach({ pause: () => {}, resume: () => {}, abort: () => aborted++ });
     const out = new PassThrough();
-    const relayed = body.pipeTo(out as unknown as ServerResponse);
+    const relayed = body.pipeTo(
+      out as unknown as ServerResponse,
+      Cancellation.forResponse(out as unknown as ServerResponse),
+    );
     body.push(Buffer.from('one'));
     out.destroy();
     expect(await relayed).toBe('client_aborted');

@@ -1,6 +1,7 @@
 // ReplyBody: an upstream answer's body, held (bounded) until the proxy decides: read a prefix to classify it, relay it with backpressure, or drop it.
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Cancellation, CancelTarget } from './cancel.js';
 
 /** How a relay ended: whole body delivered, the upstream broke mid-body, or the client left. */
 export type RelayEnd = 'ok' | 'stream_aborted' | 'client_aborted';
@@ -25,7 +26,7 @@ const DISCARD_LIMIT = 128 * 1024;
 
 type Mode = 'hold' | 'prefix' | 'pipe' | 'discard';
 
-export class ReplyBody {
+export class ReplyBody implements CancelTarget {
   private control: SourceControl | null = null;
   private mode: Mode = 'hold';
   private chunks: Buffer[] = [];
@@ -57,7 +58,7 @@ export class ReplyBody {
       case 'pipe':
         if (!this.sink!.write(chunk)) {
           this.pause();
-          this.sink!.once('drain', this.onDrain);
+          this.sink!.once('drain', () => this.onDrain());
         }
         return;
       case 'discard':
@@ -109,24 +110,21 @@ export class ReplyBody {
     });
   }
 
-  /** Relay what is held and everything after it into `res` (its head already written). */
-  pipeTo(res: ServerResponse): Promise<RelayEnd> {
+  /**
+   * Relay what is held and everything after it into `res` (its head already written). `cancel`
+   * (watching `res`) reports the end: response done, or the client gone (then the source is stopped).
+   */
+  pipeTo(res: ServerResponse, cancel: Cancellation): Promise<RelayEnd> {
     return new Promise<RelayEnd>((resolve) => {
       this.settleRelay = resolve;
       this.sink = res;
-      res.once('finish', () => this.settle('ok'));
-      res.once('close', () => {
-        if (res.writableFinished) {
-          this.settle('ok');
-          return;
-        }
-        this.settle('client_aborted');
-        if (!this.done) this.control?.abort();
-      });
+      cancel.watch(this);
+      if (this.settleRelay === null) return; // the client had already left
       for (const chunk of this.chunks) res.write(chunk);
       this.chunks = [];
       this.size = 0;
       if (this.error !== null) {
+        cancel.release(this);
         res.destroy();
         this.settle('stream_aborted');
         return;
@@ -136,9 +134,20 @@ export class ReplyBody {
         return;
       }
       this.mode = 'pipe';
-      if (res.writableNeedDrain) res.once('drain', this.onDrain);
+      if (res.writableNeedDrain) res.once('drain', () => this.onDrain());
       else this.resume();
     });
+  }
+
+  /** The client left mid-relay: stop the source. */
+  cancelled(): void {
+    this.settle('client_aborted');
+    if (!this.done) this.control?.abort();
+  }
+
+  /** The response was handed over completely. */
+  completed(): void {
+    this.settle('ok');
   }
 
   /** Drop the body: small ones are read to the end (the connection stays reusable), big ones cut. */
@@ -175,9 +184,9 @@ export class ReplyBody {
     this.control?.resume();
   }
 
-  private readonly onDrain = (): void => {
+  private onDrain(): void {
     if (this.mode === 'pipe') this.resume();
-  };
+  }
 
   private settle(end: RelayEnd): void {
     const s = this.settleRelay;

@@ -82,6 +82,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     config,
     keys,
     labels,
+    bearers: keys.map((k) => `Bearer ${k.apiKey}`),
     targets,
     sync,
     pools,
@@ -99,25 +100,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     version: options.version ?? 'dev',
     startedAtMs: clock.now(),
   };
-  const handler = createHandler(ctx);
-
-  let active = 0;
-  let onDrained: (() => void) | null = null;
+  const inFlight: InFlight = { active: 0, onDrained: null };
+  const handler = createHandler(ctx, inFlight);
   const server = createServer({ keepAliveTimeout: 30_000, noDelay: true }, (req, res) => {
-    active++;
-    handler(req, res)
-      .catch((err: unknown) => {
-        logger.error('proxy.internal_error', {
-          message: err instanceof Error ? err.message : String(err),
-        });
-        if (!res.headersSent)
-          sendError(res, 500, false, 'kmi_internal_error', 'Internal error in the kmi proxy.');
-        else res.destroy();
-      })
-      .finally(() => {
-        active--;
-        if (active === 0 && onDrained !== null) onDrained();
-      });
+    void handler(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
     answerClientError(err, socket),
@@ -166,13 +152,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   let closing: Promise<void> | null = null;
   const close = async (): Promise<void> => {
-    logger.info('proxy.stopping', { in_flight: active });
+    logger.info('proxy.stopping', { in_flight: inFlight.active });
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    if (active > 0) {
+    if (inFlight.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, DRAIN_MS);
-        onDrained = () => {
+        inFlight.onDrained = () => {
           clearTimeout(timer);
           resolve();
         };
@@ -217,13 +203,84 @@ function headerSafe(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
-function createHandler(ctx: ProxyContext) {
-  const { config } = ctx;
+/** What one forwarded request carries through its life: one object instead of a handful of closures. */
+interface Flight {
+  readonly t0: number;
+  readonly atMs: number;
+  readonly requestId: string;
+  readonly method: string;
+  readonly endpoint: string;
+  readonly anthropic: boolean;
+  body: Buffer | null;
+}
+
+/** Counts handlers in flight so close() can wait for them. */
+interface InFlight {
+  active: number;
+  onDrained: (() => void) | null;
+}
+
+/** A kmi error reply for a forwarded request (it carries the request id). */
+function refuse(
+  res: ServerResponse,
+  flight: Flight,
+  status: number,
+  code: ProxyErrorCode,
+  message: string,
+  extra?: Record<string, string>,
+): void {
+  res.setHeader('x-kmi-request-id', flight.requestId);
+  sendError(res, status, flight.anthropic, code, message, extra);
+}
+
+/** Metrics and one trace entry for a finished request. */
+function record(
+  ctx: ProxyContext,
+  flight: Flight,
+  status: number,
+  errorCode: string | null,
+  keyIndex: number | null,
+  attempts: number,
+  failoverFrom: string[],
+  stream: boolean,
+  ttfbMs: number | null,
+): void {
+  const latency = performance.now() - flight.t0;
+  const label = keyIndex === null ? null : ctx.labels[keyIndex]!;
+  ctx.metrics.request(label ?? '', status, latency / 1000);
+  const body = flight.body;
+  ctx.trace.record({
+    atMs: flight.atMs,
+    promptBody: ctx.config.tracePrompts && body !== null && body.length > 0 ? body : null,
+    record: {
+      request_id: flight.requestId,
+      method: flight.method,
+      key_label: label,
+      key_hash: keyIndex === null ? null : ctx.keys[keyIndex]!.keyHash,
+      endpoint: flight.endpoint,
+      status,
+      latency_ms: Math.round(latency),
+      error_code: errorCode,
+      rotation_index: keyIndex ?? ctx.sync.rotationIndex,
+      ttfb_ms: ttfbMs === null ? null : Math.round(ttfbMs),
+      attempts,
+      failover_from: failoverFrom,
+      stream,
+      dry_run: ctx.config.dryRun,
+    },
+  });
+}
+
+const NO_LABELS: string[] = [];
+
+function createHandler(ctx: ProxyContext, inFlight: InFlight) {
+  const { config, logger } = ctx;
   const tokenCheck = createTokenCheck(config.proxyToken);
   const keyLabels = ctx.keys.map((k) => headerSafe(k.label));
   const maxBody = config.proxyMaxBodyBytes;
+  const bodyLimitMiB = Math.round((maxBody / 1048576) * 100) / 100;
 
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     const route = resolveRoute(req.url, config.proxyBasePath);
     if (route.kind === 'outside') {
@@ -255,164 +312,138 @@ function createHandler(ctx: ProxyContext) {
       return;
     }
 
-    const atMs = ctx.clock.now();
-    const requestId = newRequestId();
-    const reject = (
-      status: number,
-      code: ProxyErrorCode,
-      message: string,
-      extra?: Record<string, string>,
-    ) => {
-      res.setHeader('x-kmi-request-id', requestId);
-      sendError(res, status, anthropic, code, message, extra);
-    };
-    const endpoint = route.rest === '' ? '/' : route.rest;
-    const method = req.method ?? 'GET';
-    let body: Buffer | null = null;
-    const finish = (
-      status: number,
-      errorCode: string | null,
-      keyIndex: number | null,
-      attempts: number,
-      failoverFrom: string[],
-      stream: boolean,
-      ttfbMs: number | null,
-    ): void => {
-      const latency = performance.now() - t0;
-      const label = keyIndex === null ? null : ctx.labels[keyIndex]!;
-      ctx.metrics.request(label ?? '', status, latency / 1000);
-      ctx.trace.record({
-        atMs,
-        promptBody: config.tracePrompts && body !== null && body.length > 0 ? body : null,
-        record: {
-          request_id: requestId,
-          method,
-          key_label: label,
-          key_hash: keyIndex === null ? null : ctx.keys[keyIndex]!.keyHash,
-          endpoint,
-          status,
-          latency_ms: Math.round(latency),
-          error_code: errorCode,
-          rotation_index: keyIndex ?? ctx.sync.rotationIndex,
-          ttfb_ms: ttfbMs === null ? null : Math.round(ttfbMs),
-          attempts,
-          failover_from: failoverFrom,
-          stream,
-          dry_run: config.dryRun,
-        },
-      });
+    const flight: Flight = {
+      t0,
+      atMs: ctx.clock.now(),
+      requestId: newRequestId(),
+      method: req.method ?? 'GET',
+      endpoint: route.rest === '' ? '/' : route.rest,
+      anthropic,
+      body: null,
     };
 
     if (ctx.globalLimit !== null) {
-      const wait = ctx.globalLimit.tryTake(atMs);
+      const wait = ctx.globalLimit.tryTake(flight.atMs);
       if (wait > 0) {
         const seconds = retryAfterSeconds(wait);
-        reject(
+        refuse(
+          res,
+          flight,
           429,
           'kmi_rate_limited',
           `The kmi proxy's request limit (KMI_PROXY_MAX_RPS / KMI_PROXY_MAX_RPM) is reached; retry in ${seconds} s.`,
           { 'retry-after': String(seconds) },
         );
-        finish(429, 'rate_limited', null, 0, [], false, null);
+        record(ctx, flight, 429, 'rate_limited', null, 0, NO_LABELS, false, null);
         return;
       }
     }
 
     const declared = headers.contentLength;
     if (declared !== undefined && Number.isNaN(declared)) {
-      reject(400, 'kmi_bad_request', 'Bad request: invalid Content-Length header.', {
+      refuse(res, flight, 400, 'kmi_bad_request', 'Bad request: invalid Content-Length header.', {
         connection: 'close',
       });
-      finish(400, 'bad_request', null, 0, [], false, null);
-      return;
-    }
-    const tooLarge = () => {
-      reject(
-        413,
-        'kmi_body_too_large',
-        `Request body is larger than KMI_PROXY_MAX_BODY_MB (${Math.round((maxBody / 1048576) * 100) / 100} MiB).`,
-        { connection: 'close' },
-      );
-      finish(413, 'body_too_large', null, 0, [], false, null);
-    };
-    if (declared !== undefined && declared > maxBody) {
-      tooLarge();
+      record(ctx, flight, 400, 'bad_request', null, 0, NO_LABELS, false, null);
       return;
     }
     if ((declared !== undefined && declared > 0) || headers.chunked) {
-      const read = await readRequestBody(req, maxBody);
+      const read =
+        declared !== undefined && declared > maxBody
+          ? 'too_large'
+          : await readRequestBody(req, maxBody);
       if (read === 'too_large') {
-        tooLarge();
+        refuse(
+          res,
+          flight,
+          413,
+          'kmi_body_too_large',
+          `Request body is larger than KMI_PROXY_MAX_BODY_MB (${bodyLimitMiB} MiB).`,
+          { connection: 'close' },
+        );
+        record(ctx, flight, 413, 'body_too_large', null, 0, NO_LABELS, false, null);
         return;
       }
       if (read === 'aborted') {
-        finish(499, 'client_aborted', null, 0, [], false, null);
+        record(ctx, flight, 499, 'client_aborted', null, 0, NO_LABELS, false, null);
         return;
       }
-      body = read;
+      flight.body = read;
     }
 
-    const cancel = new Cancellation();
-    const onClose = () => {
-      if (!res.writableFinished) cancel.abort();
-    };
-    res.once('close', onClose);
+    const cancel = Cancellation.forResponse(res);
     const result = await exchange(ctx, {
-      method,
+      method: flight.method,
       rest: route.rest,
       query: route.query,
       headers,
-      body,
+      body: flight.body,
       cancel,
     });
-    if (result.kind === 'aborted') {
-      finish(
-        499,
-        'client_aborted',
-        result.keyIndex,
-        result.attempts,
-        result.failoverFrom,
-        false,
-        null,
-      );
-      return;
-    }
     if (result.kind === 'unavailable') {
       const extra: Record<string, string> = {};
-      if (result.retryAfterMs !== null)
+      if (result.retryAfterMs !== null) {
         extra['retry-after'] = String(retryAfterSeconds(result.retryAfterMs));
-      reject(result.status, 'kmi_no_key_available', result.message, extra);
-      finish(
+      }
+      refuse(res, flight, result.status, 'kmi_no_key_available', result.message, extra);
+      const { attempts, failoverFrom } = result;
+      record(
+        ctx,
+        flight,
         result.status,
         'no_key_available',
         null,
-        result.attempts,
-        result.failoverFrom,
+        attempts,
+        failoverFrom,
         false,
         null,
       );
       return;
     }
-    // From here the relay watches the connection itself.
-    res.removeListener('close', onClose);
+    if (result.kind === 'aborted' || cancel.aborted) {
+      const { keyIndex, attempts, failoverFrom } = result;
+      if (result.kind === 'reply') result.reply.body.discard();
+      record(ctx, flight, 499, 'client_aborted', keyIndex, attempts, failoverFrom, false, null);
+      return;
+    }
     const { reply, keyIndex } = result;
-    let ttfb: number | null = null;
-    const extra = { 'x-kmi-key-label': keyLabels[keyIndex]!, 'x-kmi-request-id': requestId };
-    const end = await relay(res, reply, extra, () => {
-      ttfb = performance.now() - t0;
-    });
+    const extra = { 'x-kmi-key-label': keyLabels[keyIndex]!, 'x-kmi-request-id': flight.requestId };
+    const relayed = relay(res, reply, extra, cancel);
+    const ttfb = performance.now() - t0; // the head is written synchronously by relay()
+    const end = await relayed;
     if (end === 'stream_aborted') ctx.metrics.upstreamError(ctx.labels[keyIndex]!, 'stream');
     const status = end === 'ok' ? reply.status : end === 'stream_aborted' ? 502 : 499;
     const errorCode = end !== 'ok' ? end : reply.status >= 400 ? `upstream_${reply.status}` : null;
-    finish(
+    const stream = isEventStream(reply.headers);
+    record(
+      ctx,
+      flight,
       status,
       errorCode,
       keyIndex,
       result.attempts,
       result.failoverFrom,
-      isEventStream(reply.headers),
+      stream,
       ttfb,
     );
+  }
+
+  /** Never throws: an unexpected error becomes a 500 (or a cut connection once the head is out). */
+  return async function handleSafely(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    inFlight.active++;
+    try {
+      await handle(req, res);
+    } catch (err) {
+      logger.error('proxy.internal_error', {
+        message: err instanceof Error ? err.message : String(err),
+      });
+      if (!res.headersSent) {
+        sendError(res, 500, false, 'kmi_internal_error', 'Internal error in the kmi proxy.');
+      } else res.destroy();
+    } finally {
+      inFlight.active--;
+      if (inFlight.active === 0 && inFlight.onDrained !== null) inFlight.onDrained();
+    }
   };
 }
 

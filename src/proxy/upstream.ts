@@ -3,9 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import { checkUpstreamUrl, type UpstreamProblem } from '../config/upstream.js';
-import type { Cancellation } from './cancel.js';
+import type { Cancellation, CancelTarget } from './cancel.js';
 import type { UpstreamErrorKind } from './metrics.js';
-import { ReplyBody } from './reply-body.js';
+import { ReplyBody, type SourceControl } from './reply-body.js';
 
 export interface UpstreamTarget {
   /** `http(s)://host[:port]` */
@@ -62,37 +62,50 @@ class RequestCancelledError extends Error {
 /**
  * One upstream request as an undici dispatch handler: resolves with status and headers as soon as
  * they arrive and feeds the body into a ReplyBody, which holds it (bounded) until the proxy chooses
- * to classify, relay or drop it. No Readable, promise or AbortController per chunk or per request.
+ * to classify, relay or drop it. It is also the body's source control and the request's cancel
+ * target, so a request costs no Readable, AbortController or listener closures.
  */
-class UpstreamCall implements Dispatcher.DispatchHandler {
+class UpstreamCall implements Dispatcher.DispatchHandler, SourceControl, CancelTarget {
   private readonly body = new ReplyBody();
   private controller: Dispatcher.DispatchController | null = null;
   private started = false;
-  private readonly offCancel: () => void;
+  private finished = false;
 
   constructor(
     private readonly resolve: (reply: UpstreamReply) => void,
     private readonly reject: (err: Error) => void,
     private readonly cancel: Cancellation,
   ) {
-    this.offCancel = cancel.onAbort(() => {
-      // Still queued for a connection: answer the proxy now; onRequestStart aborts it later.
-      if (this.controller === null) reject(new RequestCancelledError());
-      else this.controller.abort(new RequestCancelledError());
-    });
+    cancel.watch(this);
   }
 
+  // ---- CancelTarget: the client went away ----
+  cancelled(): void {
+    if (this.finished) return;
+    // Still queued for a connection: answer the proxy now; onRequestStart aborts it later.
+    if (this.controller === null) this.reject(new RequestCancelledError());
+    else this.controller.abort(new RequestCancelledError());
+  }
+
+  // ---- SourceControl, used by the ReplyBody ----
+  pause(): void {
+    this.controller?.pause();
+  }
+  resume(): void {
+    this.controller?.resume();
+  }
+  abort(): void {
+    if (!this.finished) this.controller?.abort(new RequestCancelledError());
+  }
+
+  // ---- undici ----
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.cancel.aborted) {
       controller.abort(new RequestCancelledError());
       return;
     }
-    this.body.attach({
-      pause: () => controller.pause(),
-      resume: () => controller.resume(),
-      abort: () => controller.abort(new RequestCancelledError()),
-    });
+    this.body.attach(this);
   }
 
   onResponseStart(
@@ -110,12 +123,14 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.offCancel();
+    this.finished = true;
+    this.cancel.release(this);
     this.body.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
-    this.offCancel();
+    this.finished = true;
+    this.cancel.release(this);
     if (this.started) this.body.fail(err);
     else this.reject(err);
   }
