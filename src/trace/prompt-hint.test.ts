@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  fastPromptText,
   hintFromText,
   maskSecrets,
   promptHint,
@@ -117,5 +118,53 @@ describe('promptHint', () => {
   it('handles a very long message without scanning all of it', () => {
     const h = promptHint(body({ messages: [{ role: 'user', content: 'word '.repeat(100_000) }] }));
     expect(h.hint).toBe('word word word word word word…');
+  });
+});
+
+describe('fastPromptText (reads the last user message without parsing the whole body)', () => {
+  const body = (v: unknown) => Buffer.from(JSON.stringify(v));
+
+  it('agrees with the full parse on OpenAI-style bodies', () => {
+    const b = body({
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: 'an answer with "role":"user" inside' },
+        { role: 'user', content: 'Fix the \\"bug\\" in café.ts\nplease' },
+      ],
+    });
+    expect(fastPromptText(b)).toBe('Fix the \\"bug\\" in café.ts\nplease');
+    expect(promptHint(b)).toEqual(promptHint(Buffer.from(` ${b.toString()}`)));
+  });
+
+  it('skips an empty last user message', () => {
+    expect(
+      fastPromptText(
+        body({
+          messages: [
+            { role: 'user', content: 'real one' },
+            { role: 'user', content: '  ' },
+          ],
+        }),
+      ),
+    ).toBe('real one');
+  });
+
+  it('handles spaced JSON and cuts very long strings safely', () => {
+    const long = `${'word '.repeat(10_000)}end`;
+    const b = Buffer.from(JSON.stringify({ messages: [{ role: 'user', content: long }] }, null, 1));
+    expect(fastPromptText(b)?.startsWith('word word')).toBe(true);
+    expect(promptHint(b).hint).toBe('word word word word word word…');
+  });
+
+  it('falls back (null) for array content or content before role, and promptHint still answers', () => {
+    const parts = body({
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'from parts' }] }],
+    });
+    expect(fastPromptText(parts)).toBeNull();
+    expect(promptHint(parts).hint).toBe('from parts');
+    const reversed = body({ messages: [{ content: 'reversed order', role: 'user' }] });
+    expect(fastPromptText(reversed)).toBeNull();
+    expect(promptHint(reversed).hint).toBe('reversed order');
   });
 });

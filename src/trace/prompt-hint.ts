@@ -37,10 +37,11 @@ export function maskSecrets(text: string): string {
 export function hintFromText(text: string): PromptHint {
   const collapsed = text.slice(0, SCAN_CHARS).replace(/\s+/g, ' ').trim();
   if (collapsed === '') return NONE;
-  const masked = maskSecrets(collapsed);
-  const words = masked.split(' ');
-  let hint = words.slice(0, HINT_WORDS).join(' ');
-  let cut = words.length > HINT_WORDS || text.length > SCAN_CHARS;
+  // Only the words that can reach the hint are masked: the rest of a long message is never shown.
+  const leading = collapsed.split(' ', HINT_WORDS + 1);
+  const words = maskSecrets(leading.slice(0, HINT_WORDS).join(' ')).split(' ');
+  let hint = words.join(' ');
+  let cut = leading.length > HINT_WORDS || text.length > SCAN_CHARS;
   if (hint.length > HINT_CHARS) {
     hint = hint.slice(0, HINT_CHARS).trimEnd();
     cut = true;
@@ -103,6 +104,84 @@ export function promptText(parsed: unknown): string {
   return lastString(body.input);
 }
 
+// The fast path: find the last `"role":"user"` in the raw bytes and read its string `content`, so a
+// long conversation is not decoded and parsed whole. Anything unusual falls back to JSON.parse.
+const CONTENT = Buffer.from('"content"');
+const ROLE = Buffer.from('"role"');
+const USER = Buffer.from('"user"');
+/** How much of a message string is decoded: the hint needs a few words. */
+const FAST_WINDOW_BYTES = 4 * 1024;
+/** Messages looked at from the end before giving up on the fast path. */
+const FAST_MAX_MESSAGES = 64;
+
+/** Where the last `"role": "user"` before `before` starts, or -1. Each step jumps to the previous `"role"`. */
+function lastRoleUser(body: Buffer, before: number): number {
+  let at = before;
+  for (let n = 0; n < FAST_MAX_MESSAGES; n++) {
+    at = body.lastIndexOf(ROLE, at);
+    if (at < 0) return -1;
+    let i = at + ROLE.length;
+    while (isSpace(body[i])) i++;
+    if (body[i] === 0x3a /* : */) {
+      i++;
+      while (isSpace(body[i])) i++;
+      if (body.compare(USER, 0, USER.length, i, i + USER.length) === 0) return at;
+    }
+    at--;
+  }
+  return -1;
+}
+
+function isSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/** The string `content` of the message whose role starts at `at`; null when it is not a plain string here. */
+function stringContentAfter(body: Buffer, at: number): string | null {
+  const content = body.indexOf(CONTENT, at);
+  if (content < 0) return null;
+  const nextRole = body.indexOf(ROLE, at + 1);
+  if (nextRole >= 0 && nextRole < content) return null; // content came before role: let JSON.parse decide
+  let i = content + CONTENT.length;
+  while (isSpace(body[i])) i++;
+  if (body[i] !== 0x3a /* : */) return null;
+  i++;
+  while (isSpace(body[i])) i++;
+  if (body[i] !== 0x22 /* " */) return null;
+  const windowText = body.toString('utf8', i + 1, Math.min(body.length, i + 1 + FAST_WINDOW_BYTES));
+  let end = -1;
+  for (let j = 0; j < windowText.length; j++) {
+    const c = windowText.charCodeAt(j);
+    if (c === 0x5c /* \ */) j++;
+    else if (c === 0x22) {
+      end = j;
+      break;
+    }
+  }
+  // A string longer than the window is cut; drop a half escape sequence at the cut.
+  const literal =
+    end >= 0 ? windowText.slice(0, end) : windowText.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+  try {
+    return JSON.parse(`"${literal}"`) as string;
+  } catch {
+    return null;
+  }
+}
+
+/** The last user message's text read straight from the bytes, or null to fall back to a full parse. */
+export function fastPromptText(body: Buffer): string | null {
+  let before = body.length;
+  for (let tries = 0; tries < 8; tries++) {
+    const at = lastRoleUser(body, before - 1);
+    if (at < 0) return null;
+    const text = stringContentAfter(body, at);
+    if (text === null) return null;
+    if (text.trim() !== '') return text;
+    before = at;
+  }
+  return null;
+}
+
 /** Never throws: invalid, empty or oversized bodies give nulls. */
 export function promptHint(body: Buffer | null): PromptHint {
   if (body === null || body.length === 0 || body.length > PROMPT_HINT_MAX_BODY_BYTES) return NONE;
@@ -116,6 +195,12 @@ export function promptHint(body: Buffer | null): PromptHint {
     first !== 0x09
   ) {
     return NONE;
+  }
+  try {
+    const fast = fastPromptText(body);
+    if (fast !== null) return hintFromText(fast);
+  } catch {
+    // fall through to the full parse
   }
   let parsed: unknown;
   try {
