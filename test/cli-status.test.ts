@@ -1,8 +1,10 @@
 // End-to-end: the built `kmi` binary in a sandbox — status, unblock, config errors, output switches.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fakeKey, makeSandbox, runKmi, type Sandbox } from './helpers/kmi.js';
+import { fakeKey, freePort, KMI_BIN, makeSandbox, runKmi, type Sandbox } from './helpers/kmi.js';
+import { within } from './helpers/proxy-harness.js';
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -265,5 +267,102 @@ describe('the no-leak guard on every spawned command', () => {
     const r = await runKmi(sb, ['unblock', fakeKey('typed')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('…');
+  });
+});
+
+describe('kmi status and a running proxy', () => {
+  let child: ChildProcess | null = null;
+  afterEach(async () => {
+    if (child !== null && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await within(exited, 15_000, 'proxy exit').catch(() => child?.kill('SIGKILL'));
+    }
+    child = null;
+  });
+
+  it('has live: null and no dashboard when no proxy runs', async () => {
+    const port = await freePort();
+    const r = await runKmi(sb, ['status', '--json'], {
+      env: { KMI_PROXY_LISTEN: `127.0.0.1:${port}` },
+    });
+    const report = JSON.parse(r.stdout) as { live: unknown; proxy: Record<string, unknown> };
+    expect(report.live).toBeNull();
+    expect(report.proxy).toMatchObject({ running: false, dashboard_url: null, pids: [] });
+  });
+
+  it("shows the proxy's live view: per-key state, cooldown ends in KMI_TIMEZONE, last refresh, dashboard", async () => {
+    const port = await freePort();
+    const env = { KMI_PROXY_LISTEN: `127.0.0.1:${port}` };
+    await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\n`);
+    await sb.writeAuth('bravo.env', `KMI_API_KEY=${fakeKey('bravo')}\n`);
+    await mkdir(sb.stateDir, { recursive: true });
+    await writeFile(
+      join(sb.stateDir, 'state.json'),
+      JSON.stringify({
+        schema_version: 1,
+        active_index: 0,
+        rotation_index: 0,
+        auto_rotate: false,
+        last_health_refresh: null,
+        keys: { bravo: { request_count: 3, exhausted_until: '2999-01-01T00:00:00Z' } },
+      }),
+    );
+    child = spawn(process.execPath, [KMI_BIN, 'proxy', '--foreground'], {
+      cwd: sb.cwd,
+      env: { ...sb.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = `http://127.0.0.1:${port}/kmi-rotor/v1`;
+    type Live = {
+      pid: number;
+      dashboard_url: string;
+      usage_refresh: { last_at: string | null; interval_s: number };
+      keys: { label: string; state: string; available_at: string | null; request_count: number }[];
+    };
+    let live: Live | null = null;
+    let report: { proxy: Record<string, unknown>; live: Live | null } | null = null;
+    // Wait until the proxy answers and its first (dry-run, synthetic) refresh is done.
+    await within(
+      (async () => {
+        for (;;) {
+          const r = await runKmi(sb, ['status', '--json'], { env });
+          report = JSON.parse(r.stdout) as typeof report;
+          live = report!.live;
+          if (live !== null && live.usage_refresh.last_at !== null) return;
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      })(),
+      20_000,
+      'proxy live view',
+    );
+    expect(report!.proxy).toMatchObject({
+      running: true,
+      url,
+      pids: [live!.pid],
+      dashboard_url: `${url}/_kmi/ui`,
+    });
+    expect(live!.dashboard_url).toBe(`${url}/_kmi/ui`);
+    expect(live!.usage_refresh.interval_s).toBe(600);
+    expect(live!.keys).toEqual([
+      expect.objectContaining({ label: 'alpha', state: 'ok', available_at: null }),
+      expect.objectContaining({
+        label: 'bravo',
+        state: 'exhausted',
+        available_at: '2999-01-01T00:00:00Z',
+        request_count: 3,
+      }),
+    ]);
+
+    const text = await runKmi(sb, ['status', '--plain'], {
+      env: { ...env, KMI_TIMEZONE: '+03:00' },
+    });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`${url}/_kmi/ui`);
+    expect(text.stdout).toMatch(
+      /Usage refresh\s+every 600 s; last \d{4}-\d\d-\d\d \d\d:\d\d \+0300: 2 ok, 0 failed/,
+    );
+    expect(text.stdout).toMatch(/bravo\s+\S+\s+exhausted\s+2999-01-01 03:00 \+0300/);
+    expect(text.stdout).toMatch(/alpha\s+\S+\s+ok\s/);
   });
 });

@@ -7,7 +7,12 @@ import type { AuthRegistry } from '../auth/types.js';
 import { loadConfig, peekLocale, type ConfigWarning } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { StateBackend } from '../state/backend.js';
-import { FileStateStore } from '../state/store.js';
+import {
+  DeferredStateBackend,
+  openStateBackend,
+  stateLocation,
+  type OpenStateEvent,
+} from '../state/open.js';
 import { createIo, type Io } from '../ui/io.js';
 import { setLocale, t } from '../ui/i18n/index.js';
 import { createLogger } from '../log/logger.js';
@@ -66,7 +71,11 @@ export function createContext(flags: GlobalFlags): Context {
     io.err(`kmi: ${t('config.envLineMalformed', { file: w.file, line: w.line, text: w.text })}`);
 
   let registry: Promise<AuthRegistry> | null = null;
-  let store: FileStateStore | null = null;
+  let store: DeferredStateBackend | null = null;
+  const report = (e: OpenStateEvent): void => {
+    const line = stateEventMessage(e);
+    if (line !== null) io.err(`kmi: ${line}`);
+  };
   let logger: Logger | null = null;
   return {
     config,
@@ -83,17 +92,16 @@ export function createContext(flags: GlobalFlags): Context {
         dir: config.authsDir,
         upstreamAllowlist: config.upstreamAllowlist,
       })),
+    // Opened on first use: commands that never touch state never connect to Redis.
     store: () =>
-      (store ??= new FileStateStore({
-        dir: config.stateDir,
-        enforcePerms: config.enforceFilePerms,
-        onEvent: (e) => {
-          if (e.kind === 'corrupt')
-            io.err(
-              `kmi: ${t('state.corrupt', { path: e.path, movedTo: e.movedTo, reason: e.reason })}`,
-            );
-        },
-      })),
+      (store ??= new DeferredStateBackend(stateLocation(config), (onEvent) =>
+        openStateBackend(config, {
+          onEvent: (e) => {
+            report(e);
+            onEvent(e);
+          },
+        }),
+      )),
     logger: () =>
       (logger ??= createLogger({
         dir: join(config.stateDir, 'logs'),
@@ -108,4 +116,24 @@ export function createContext(flags: GlobalFlags): Context {
       await logger?.close();
     },
   };
+}
+
+/** The line printed for a state event, or null for events that need no word. */
+function stateEventMessage(e: OpenStateEvent): string | null {
+  switch (e.kind) {
+    case 'corrupt':
+      return t('state.corrupt', { path: e.path, movedTo: e.movedTo, reason: e.reason });
+    case 'fail-open':
+      return e.cachePath === null
+        ? t('state.redisFailOpenEmpty', { url: e.location, reason: e.reason })
+        : t('state.redisFailOpen', { url: e.location, reason: e.reason, cache: e.cachePath });
+    case 'backend-down':
+      return t('state.redisDown', { url: e.location, reason: e.reason });
+    case 'backend-up':
+      return t('state.redisUp', { url: e.location });
+    case 'backend-reseeded':
+      return t('state.redisReseeded', { url: e.location });
+    default:
+      return null;
+  }
 }

@@ -186,5 +186,39 @@ export function buildProgram(): Program {
     .addHelpText('after', '\nExamples:\n  kmi rotate\n  kmi rotate auto\n  kmi rotate off')
     .action(run(() => import('./rotate.js')));
 
+  const stateCmd = program
+    .command('state')
+    .description('shared state backend tools (file store or Redis via KMI_STATE_URL)')
+    .helpOption('-h, --help', 'show help')
+    // Nested commands do not get main()'s settings: errors must reach main() as CommanderErrors.
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .addHelpText('after', '\nExample:\n  kmi state migrate --to redis://127.0.0.1:6379/0')
+    .action(function (this: Command) {
+      this.help();
+    });
+  common(stateCmd.command('migrate'))
+    .description(
+      'copy the current state (KMI_STATE_URL, else state.json) to a Redis URL or a state folder',
+    )
+    .requiredOption(
+      '--to <target>',
+      'redis://host:port/db, rediss://…, a folder, or a state.json path',
+    )
+    .option('--force', 'overwrite a target that already holds a state')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kmi state migrate --to redis://127.0.0.1:6379/0\n  KMI_STATE_URL=redis://127.0.0.1:6379/0 kmi state migrate --to ~/.kmi --force',
+    )
+    .action(run(() => import('./state.js')));
+
+  common(program.command('demo'))
+    .description(
+      'try the proxy: three demo keys, a simulated upstream with a 429 and a 402, a burst of requests (no keys, no network)',
+    )
+    .option('--keep', 'keep the demo proxy running until Ctrl-C, to point a client at it')
+    .addHelpText('after', '\nExamples:\n  kmi demo\n  kmi demo --keep\n  kmi demo --json')
+    .action(run(() => import('./demo.js')));
+
   return state;
 }

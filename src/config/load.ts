@@ -206,6 +206,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     tracePrompts: bool('KMI_TRACE_PROMPTS'),
     upstreamTimeoutMs: int('KMI_UPSTREAM_TIMEOUT_SECONDS') * 1000,
     stateUrl: read('KMI_STATE_URL', 'state-url', parseStateUrl, ref('config.expect.stateUrl')),
+    stateFailOpen: bool('KMI_STATE_FAIL_OPEN'),
     debug: bool('KMI_DEBUG'),
     home,
     envFileValues: Object.fromEntries(Object.entries(fileValues).filter(([k]) => KNOWN.has(k))),

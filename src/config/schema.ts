@@ -291,6 +291,12 @@ export const VARIABLES: readonly VarSpec[] = [
     defaultDoc: 'empty (file store)',
     doc: 'shared state backend, e.g. `redis://127.0.0.1:6379/0`',
   },
+  {
+    name: 'KMI_STATE_FAIL_OPEN',
+    kind: 'bool',
+    default: '0',
+    doc: 'start from the local cache of the last known state when Redis is unreachable',
+  },
   { name: 'KMI_DEBUG', kind: 'bool', default: '0', doc: 'print stack traces of unexpected errors' },
 ];
 
@@ -353,6 +359,8 @@ export interface Config {
   readonly tracePrompts: boolean;
   readonly upstreamTimeoutMs: number;
   readonly stateUrl: string;
+  /** KMI_STATE_FAIL_OPEN: start from the local cache when Redis is unreachable. */
+  readonly stateFailOpen: boolean;
   readonly debug: boolean;
   /** The user's home folder (HOME), used for ~ paths. */
   readonly home: string;

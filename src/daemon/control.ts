@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { KmiError } from '../errors.js';
 import { ensureSecureDir } from '../files/secure.js';
-import { isAlive, pidFilePath, readPidFile, removePidFile } from './pidfile.js';
+import { isAlive, pidFilePath, readPidFile, removePidFile, writePidFile } from './pidfile.js';
 import { portOwnerPid } from './port-owner.js';
 import { probeProxy } from './probe.js';
 
@@ -201,7 +201,11 @@ export async function startDaemon(
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   while (Date.now() < deadline && !exited) {
     const probe = await probeProxy(config, '_kmi/health', 500);
-    if (probe.running && probe.body?.pid === pid) return { pid, replaced, logPath };
+    if (probe.running && probe.body?.pid === pid) {
+      // The child writes it too, but it may answer health a moment before its write lands.
+      await writePidFile(pidFilePath(config.stateDir), pid, config.enforceFilePerms);
+      return { pid, replaced, logPath };
+    }
     await sleep(150);
   }
   if (!exited && isAlive(pid)) process.kill(pid, 'SIGKILL');

@@ -1,10 +1,11 @@
 // Doctor checks as data: each row has an id, a group and a run() that returns OK/WARN/FAIL with a one-line fix.
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AuthRegistry } from '../auth/types.js';
 import type { Config } from '../config/schema.js';
 import type { ProbeResult } from '../daemon/probe.js';
 import { isBlocked, isExhausted } from '../state/key-state.js';
+import { probeStateBackend, type StateProbe } from '../state/open.js';
 import type { State } from '../state/schema.js';
 import type { MessageKey, Params } from '../ui/i18n/index.js';
 
@@ -28,6 +29,8 @@ export interface DoctorInput {
   /** KIMI_BASE_URL as the user's shell has it (to see whether the Kimi CLI uses the proxy). */
   readonly kimiBaseUrl: string | undefined;
   readonly nowMs: number;
+  /** How the state backend answered; probed by the 'state-backend' check when absent. */
+  readonly stateProbe?: StateProbe;
 }
 
 export interface Check {
@@ -258,6 +261,13 @@ export const CHECKS: readonly Check[] = [
     ],
   },
   {
+    id: 'state-backend',
+    group: 'files',
+    run: async ({ config, stateProbe }) => [
+      stateBackendResult(stateProbe ?? (await probeStateBackend(config))),
+    ],
+  },
+  {
     id: 'files',
     group: 'files',
     run: async ({ config }) => {
@@ -297,6 +307,44 @@ export const CHECKS: readonly Check[] = [
     },
   },
 ];
+
+/** File store: the folder must be writable. Redis: it must answer (an outage is a FAIL with the fix). */
+export function stateBackendResult(probe: StateProbe): CheckResult {
+  if (probe.kind === 'redis') {
+    return probe.ok
+      ? {
+          status: 'ok',
+          messageKey: 'state.doctorRedisOk',
+          params: {
+            url: probe.location,
+            version: probe.serverVersion ?? '?',
+            keys: probe.keys ?? 0,
+          },
+        }
+      : {
+          status: 'fail',
+          messageKey: 'state.doctorRedisDown',
+          params: { url: probe.location, reason: probe.reason ?? '?' },
+          fixKey: 'state.fix.redis',
+          fixParams: { url: probe.location },
+        };
+  }
+  if (!probe.ok) {
+    const dir = dirname(probe.location);
+    return {
+      status: 'fail',
+      messageKey: 'state.doctorFileUnwritable',
+      params: { path: dir, reason: probe.reason ?? '?' },
+      fixKey: 'state.fix.fileDir',
+      fixParams: { path: dir },
+    };
+  }
+  return {
+    status: 'ok',
+    messageKey: probe.exists ? 'state.doctorFile' : 'state.doctorFileNew',
+    params: { path: probe.location },
+  };
+}
 
 export interface DoctorRow extends CheckResult {
   readonly id: string;

@@ -4,9 +4,11 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/types.js';
 import type { TraceSink } from '../trace/record.js';
+import type { BlocklistRechecker } from './background.js';
 import type { Cancellation } from './cancel.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { UsageRefresher } from './refresh.js';
 import type { SimulateOptions } from './simulate.js';
 import type { StateSync } from './state-sync.js';
 import type { UpstreamPools, UpstreamTarget } from './upstream.js';
@@ -20,6 +22,10 @@ export interface ProxyContext {
   /** Index-aligned with keys; null when the key's base URL failed the https/allowlist check. */
   readonly targets: readonly (UpstreamTarget | null)[];
   readonly sync: StateSync;
+  /** Background /usages refresh; its `policy` is the strict pre-check as it applies now. */
+  readonly usage: UsageRefresher;
+  /** Background blocklist recheck. */
+  readonly recheck: BlocklistRechecker;
   readonly pools: UpstreamPools;
   readonly metrics: ProxyMetrics;
   readonly trace: TraceSink;

@@ -13,6 +13,7 @@ import { upstreamHeaders } from './headers.js';
 import type { UpstreamErrorKind } from './metrics.js';
 import {
   describeSkip,
+  isLowOnUsage,
   isTemporary,
   pickKey,
   resolveActiveIndex,
@@ -94,6 +95,8 @@ class Selection {
   private readonly activeIndex: number;
   private readonly policy: AvailabilityPolicy;
   private readonly usableFn = (i: number): boolean => this.usable(i);
+  /** Nearly used-up keys go last (KMI_ROTATE_INCLUDE_WARN=0); in manual mode never the active key itself. */
+  private readonly lowFn: ((i: number) => boolean) | undefined;
 
   constructor(private readonly ctx: ProxyContext) {
     const { sync } = ctx;
@@ -103,8 +106,12 @@ class Selection {
     this.activeIndex = this.auto
       ? 0
       : resolveActiveIndex(ctx.labels, sync.activeLabel, sync.activeIndex);
-    this.policy = availabilityPolicy(ctx);
+    this.policy = ctx.usage.policy;
     this.now = ctx.clock.now();
+    this.lowFn = ctx.config.rotateIncludeWarn
+      ? undefined
+      : (i) =>
+          (this.auto || i !== this.activeIndex) && isLowOnUsage(ctx.sync.runtimes[i]!, this.now);
   }
 
   private tried(i: number): boolean {
@@ -150,7 +157,8 @@ class Selection {
   next(): number {
     const { ctx } = this;
     const n = ctx.keys.length;
-    const i = pickKey(n, this.auto ? ctx.sync.rotationIndex : this.activeIndex, this.usableFn);
+    const start = this.auto ? ctx.sync.rotationIndex : this.activeIndex;
+    const i = pickKey(n, start, this.usableFn, this.lowFn);
     if (i >= 0) {
       if (this.triedList === null) this.triedMask |= 1 << i;
       else this.triedList[i] = 1;
@@ -226,17 +234,6 @@ export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise
 
 /** Shared by every request that needed no failover (never mutated: replaced before the first push). */
 const NO_FAILOVER: string[] = [];
-
-function availabilityPolicy(ctx: ProxyContext): AvailabilityPolicy {
-  const { config, sync } = ctx;
-  if (!config.requireUsageBeforeRequest || config.usageCacheSeconds === 0) return NO_USAGE_POLICY;
-  const neverChecked = sync.runtimes.every((rt) => rt.lastUsageAtMs === 0);
-  return {
-    usageMaxAgeMs: 2 * config.usageCacheSeconds * 1000,
-    usageFailOpen: config.failOpenOnEmptyCache && neverChecked,
-  };
-}
-const NO_USAGE_POLICY: AvailabilityPolicy = { usageMaxAgeMs: 0, usageFailOpen: true };
 
 function unavailable(
   ctx: ProxyContext,

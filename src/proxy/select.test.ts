@@ -1,7 +1,13 @@
 // Key selection: exact round-robin, manual preference, skip reasons and their wording.
 import { describe, expect, it } from 'vitest';
 import { runtimeFromState } from './key-runtime.js';
-import { describeSkip, pickKey, resolveActiveIndex, unavailability } from './select.js';
+import {
+  describeSkip,
+  isLowOnUsage,
+  pickKey,
+  resolveActiveIndex,
+  unavailability,
+} from './select.js';
 
 const OPEN = { usageMaxAgeMs: 0, usageFailOpen: true };
 
@@ -34,6 +40,27 @@ describe('pickKey', () => {
       pointer = (k + 1) % 4;
     }
     expect(counts).toEqual([100, 100, 0, 100]);
+  });
+
+  it('takes a low key only when no other usable key is found, in one pass', () => {
+    const low = (i: number) => i === 1 || i === 2;
+    let calls = 0;
+    const usable = () => (calls++, true);
+    expect(pickKey(4, 1, usable, low)).toBe(3);
+    expect(calls).toBe(3);
+    // round-robin over the healthy keys never lands on a low one
+    let pointer = 0;
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 200; i++) {
+      const k = pickKey(4, pointer, () => true, low);
+      counts[k]!++;
+      pointer = (k + 1) % 4;
+    }
+    expect(counts).toEqual([100, 0, 0, 100]);
+    // no healthy key left: the first low key from the pointer
+    expect(pickKey(4, 2, (i) => i !== 0 && i !== 3, low)).toBe(2);
+    expect(pickKey(4, 3, (i) => i !== 0 && i !== 3, low)).toBe(1);
+    expect(pickKey(4, 0, () => false, low)).toBe(-1);
   });
 });
 
@@ -109,6 +136,60 @@ describe('unavailability', () => {
     expect(
       unavailability(rt({ last_usage_at: iso(NOW - 90_000) }), false, true, NOW, strict)?.reason,
     ).toBe('usage_unchecked');
+  });
+
+  it('skips a key whose usage window is used up until that window resets', () => {
+    const snapshot = (weekly: number, five: number) => ({
+      weekly: {
+        limit: 100,
+        used: 100 - weekly,
+        remaining: weekly,
+        remainingRatio: weekly / 100,
+        resetAt: iso(NOW + 3_600_000),
+      },
+      fiveHour: {
+        limit: 100,
+        used: 100 - five,
+        remaining: five,
+        remainingRatio: five / 100,
+        resetAt: iso(NOW + 60_000),
+      },
+    });
+    const drained = rt({ last_usage: snapshot(0, 50), last_usage_at: iso(NOW - 1000) });
+    const skip = unavailability(drained, false, true, NOW, OPEN);
+    expect(skip).toEqual({
+      label: 'k',
+      reason: 'exhausted',
+      detail: 'weekly usage window used up',
+      untilMs: NOW + 3_600_000,
+    });
+    expect(describeSkip(skip!)).toBe('k: weekly usage window used up until 2026-01-01T01:00:00Z');
+    expect(unavailability(drained, false, true, NOW + 3_600_000, OPEN)).toBeNull();
+    const five = rt({ last_usage: snapshot(50, 0), last_usage_at: iso(NOW - 1000) });
+    expect(unavailability(five, false, true, NOW, OPEN)?.detail).toBe(
+      '5-hour usage window used up',
+    );
+    const low = rt({ last_usage: snapshot(10, 50), last_usage_at: iso(NOW - 1000) });
+    expect(unavailability(low, false, true, NOW, OPEN)).toBeNull();
+    expect(isLowOnUsage(low, NOW)).toBe(true);
+    expect(isLowOnUsage(low, NOW + 3_600_000)).toBe(false);
+    expect(isLowOnUsage(rt({ last_usage: snapshot(50, 50), last_usage_at: iso(NOW) }), NOW)).toBe(
+      false,
+    );
+  });
+
+  it('names the settings behind a strict-check refusal', () => {
+    const first = unavailability(rt(), false, true, NOW, {
+      usageMaxAgeMs: 60_000,
+      usageFailOpen: false,
+      firstRefreshPending: true,
+    });
+    expect(describeSkip(first!)).toMatch(/KMI_FAIL_OPEN_ON_EMPTY_CACHE=0/);
+    const stale = unavailability(rt(), false, true, NOW, {
+      usageMaxAgeMs: 60_000,
+      usageFailOpen: false,
+    });
+    expect(describeSkip(stale!)).toMatch(/KMI_REQUIRE_USAGE_BEFORE_REQUEST=1/);
   });
 
   it('describes skips with labels only', () => {

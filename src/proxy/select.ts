@@ -29,9 +29,18 @@ export function isTemporary(reason: SkipReason): boolean {
 export interface AvailabilityPolicy {
   /** KMI_REQUIRE_USAGE_BEFORE_REQUEST: a successful /usages check fresher than this many ms is needed (0 = off). */
   readonly usageMaxAgeMs: number;
-  /** KMI_FAIL_OPEN_ON_EMPTY_CACHE and no key was ever checked: let traffic through. */
+  /** KMI_FAIL_OPEN_ON_EMPTY_CACHE and the first refresh has not finished: let traffic through. */
   readonly usageFailOpen: boolean;
+  /** The first refresh has not finished (with fail-open off, this is why keys are refused). */
+  readonly firstRefreshPending?: boolean;
 }
+
+/** Skip details of a used-up usage window (constants: no allocation per request). */
+export const USAGE_EMPTY_DETAIL = {
+  fiveHour: '5-hour usage window used up',
+  weekly: 'weekly usage window used up',
+} as const;
+const FIRST_REFRESH_PENDING = 'first-refresh-pending';
 
 /** Why `rt` cannot serve now (per-key rate limits are checked by the caller), or null when it can. */
 export function unavailability(
@@ -55,27 +64,55 @@ export function unavailability(
   if (nowMs < rt.exhaustedUntilMs) {
     return { label: rt.label, reason: 'exhausted', detail: null, untilMs: rt.exhaustedUntilMs };
   }
+  if (nowMs < rt.usageEmptyUntilMs) {
+    return {
+      label: rt.label,
+      reason: 'exhausted',
+      detail: USAGE_EMPTY_DETAIL[rt.usageEmptyWindow ?? 'weekly'],
+      untilMs: rt.usageEmptyUntilMs,
+    };
+  }
   if (policy.usageMaxAgeMs > 0 && !policy.usageFailOpen) {
     if (rt.lastUsageAtMs === 0 || nowMs - rt.lastUsageAtMs > policy.usageMaxAgeMs) {
-      return { label: rt.label, reason: 'usage_unchecked', detail: null, untilMs: null };
+      return {
+        label: rt.label,
+        reason: 'usage_unchecked',
+        detail: policy.firstRefreshPending === true ? FIRST_REFRESH_PENDING : null,
+        untilMs: null,
+      };
     }
   }
   return null;
 }
 
+/** A key with a nearly used-up window (`warn`): taken only when no other key can serve. */
+export function isLowOnUsage(rt: KeyRuntime, nowMs: number): boolean {
+  return nowMs < rt.usageLowUntilMs;
+}
+
 /**
  * The first index at or after `start` (wrapping) for which `usable` says yes, or -1. Round-robin
  * passes the rotation pointer as `start` and moves it past the result; manual mode passes the
- * active key, so it is preferred and the keys after it are the failover order.
+ * active key, so it is preferred and the keys after it are the failover order. With `low`, a usable
+ * key for which `low` says yes is taken only when no other usable key is found (the first such key
+ * from `start` then), in the same single pass.
  */
-export function pickKey(count: number, start: number, usable: (index: number) => boolean): number {
+export function pickKey(
+  count: number,
+  start: number,
+  usable: (index: number) => boolean,
+  low?: (index: number) => boolean,
+): number {
   if (count === 0) return -1;
   const first = ((start % count) + count) % count;
+  let fallback = -1;
   for (let k = 0; k < count; k++) {
     const i = first + k < count ? first + k : first + k - count;
-    if (usable(i)) return i;
+    if (!usable(i)) continue;
+    if (low === undefined || !low(i)) return i;
+    if (fallback < 0) fallback = i;
   }
-  return -1;
+  return fallback;
 }
 
 /** The active key's index: `active_label` when it names a key, else `active_index` when in range, else 0. */
@@ -107,11 +144,15 @@ export function describeSkip(skip: Skip): string {
     case 'blocked':
       return `${skip.label}: blocked${skip.detail ? ` (${skip.detail})` : ''}${until}`;
     case 'exhausted':
+      if (skip.detail === USAGE_EMPTY_DETAIL.fiveHour || skip.detail === USAGE_EMPTY_DETAIL.weekly)
+        return `${skip.label}: ${skip.detail}${until}`;
       return `${skip.label}: cooling down${skip.detail ? ` after ${skip.detail}` : ''}${until}`;
     case 'rate_limited':
       return `${skip.label}: over its per-key rate limit${until}`;
     case 'usage_unchecked':
-      return `${skip.label}: no recent successful usage check`;
+      return skip.detail === FIRST_REFRESH_PENDING
+        ? `${skip.label}: not checked yet, the first /usages refresh has not finished (KMI_REQUIRE_USAGE_BEFORE_REQUEST=1 and KMI_FAIL_OPEN_ON_EMPTY_CACHE=0)`
+        : `${skip.label}: no recent successful /usages check (KMI_REQUIRE_USAGE_BEFORE_REQUEST=1)`;
     case 'upstream_error':
       return `${skip.label}: upstream error${skip.detail ? ` (${skip.detail})` : ''}`;
     case 'failover_limit':

@@ -9,7 +9,8 @@ import { KmiError } from '../errors.js';
 import { nullLogger, type Logger } from '../log/types.js';
 import type { StateBackend } from '../state/backend.js';
 import type { TraceSink } from '../trace/record.js';
-import { handleAdmin } from './admin.js';
+import { handleAdmin, isPublicAdminRoute } from './admin.js';
+import { BlocklistRechecker } from './background.js';
 import { readRequestBody } from './body.js';
 import { errorBody, sendError, type ProxyErrorCode } from './client-error.js';
 import { Cancellation, cancellableSleep } from './cancel.js';
@@ -20,6 +21,7 @@ import { readClientHeaders } from './headers.js';
 import { ProxyMetrics } from './metrics.js';
 import { nullTraceSink } from './null-trace.js';
 import { RateLimiter, retryAfterSeconds } from './rate-limit.js';
+import { defaultFetchUsages, UsageRefresher, type FetchUsages } from './refresh.js';
 import { isEventStream, relay } from './relay.js';
 import { newRequestId } from './request-id.js';
 import { isAnthropicPath, resolveRoute } from './route.js';
@@ -29,6 +31,7 @@ import { resolveTarget, UpstreamPools } from './upstream.js';
 
 export { checkBindAllowed } from './guard.js';
 export type { SimulateOptions, SimulatedFault } from './simulate.js';
+export type { FetchUsages } from './refresh.js';
 
 export interface ProxyOptions {
   config: Config;
@@ -45,6 +48,8 @@ export interface ProxyOptions {
   simulate?: SimulateOptions;
   /** Upstream connections per origin (default 128). */
   upstreamConnections?: number;
+  /** /usages for the background refresh and blocklist recheck (default: fetchAllUsages, synthetic in dry-run). */
+  fetchUsages?: FetchUsages;
 }
 
 export interface RunningProxy {
@@ -54,6 +59,10 @@ export interface RunningProxy {
   readonly host: string;
   /** Stop accepting, let in-flight requests finish (up to 10 s), flush state counters, close upstream pools. */
   close(): Promise<void>;
+  /** Run a /usages refresh of all keys now (after the one in progress); resolves once it is applied. */
+  refreshUsage(): Promise<void>;
+  /** Run a blocklist recheck pass now (after the one in progress). */
+  recheckBlocked(): Promise<void>;
 }
 
 const DRAIN_MS = 10_000;
@@ -70,7 +79,17 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     logger.warn('proxy.key_upstream_rejected', { label: key.label, problem: checked.problem });
     return null;
   });
-  const sync = await StateSync.open({ store, labels, logger });
+  const sync = await StateSync.open({
+    store,
+    labels,
+    logger,
+    usageFallbackMs: config.rotationCooldownSeconds * 1000,
+  });
+  const allowed = targets.map((t) => t !== null);
+  const fetchUsages = options.fetchUsages ?? defaultFetchUsages(config, clock);
+  const background = { config, keys, allowed, sync, logger, clock, fetchUsages };
+  const usage = new UsageRefresher(background);
+  const recheck = new BlocklistRechecker(background);
   const pools = new UpstreamPools({
     connections: options.upstreamConnections ?? 128,
     headersTimeoutMs: config.upstreamTimeoutMs,
@@ -85,6 +104,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     bearers: keys.map((k) => `Bearer ${k.apiKey}`),
     targets,
     sync,
+    usage,
+    recheck,
     pools,
     metrics: new ProxyMetrics(),
     trace: options.trace ?? nullTraceSink,
@@ -141,6 +162,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     logger.error('proxy.server_error', { code: err.code ?? 'error', message: err.message });
   });
   const port = (server.address() as AddressInfo).port;
+  usage.start();
+  recheck.start();
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}${config.proxyBasePath === '/' ? '' : config.proxyBasePath}`;
   logger.info('proxy.start', {
@@ -153,6 +176,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let closing: Promise<void> | null = null;
   const close = async (): Promise<void> => {
     logger.info('proxy.stopping', { in_flight: inFlight.active });
+    const backgroundStopped = Promise.all([usage.stop(), recheck.stop()]);
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     if (inFlight.active > 0) {
@@ -166,6 +190,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }
     server.closeAllConnections();
     await serverClosed;
+    // A pass waiting on a slow /usages answer must not hold the shutdown: its result is dropped.
+    await Promise.race([backgroundStopped, delay(1_000)]);
     const poolsClosed = pools.close();
     const late = await Promise.race([poolsClosed.then(() => false), delay(2_000).then(() => true)]);
     if (late) await pools.destroy();
@@ -182,6 +208,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     port,
     host,
     close: () => (closing ??= close()),
+    refreshUsage: () => usage.refreshNow(),
+    recheckBlocked: () => recheck.recheckNow(),
   };
 }
 
@@ -300,7 +328,9 @@ function createHandler(ctx: ProxyContext, inFlight: InFlight) {
     const headers = readClientHeaders(req.rawHeaders);
     if (config.dryRun) res.setHeader('x-kmi-dry-run', '1');
     const anthropic = route.kind === 'forward' && isAnthropicPath(route.rest);
-    if (tokenCheck !== null && !tokenCheck(headers)) {
+    // The dashboard's static files hold no data: they load without the token (the page asks for it).
+    const publicRoute = route.kind === 'admin' && isPublicAdminRoute(route.name);
+    if (tokenCheck !== null && !publicRoute && !tokenCheck(headers)) {
       ctx.metrics.request('', 401, (performance.now() - t0) / 1000);
       sendError(res, 401, anthropic, 'kmi_unauthorized', TOKEN_HINT, {
         'www-authenticate': 'Bearer realm="kmi"',

@@ -2,8 +2,13 @@
 import type { Logger } from '../log/types.js';
 import type { StateBackend } from '../state/backend.js';
 import { addKeyCounters, blockKey, keyState, markExhausted, markUsed } from '../state/key-state.js';
-import { parseUtc, type State } from '../state/schema.js';
-import { runtimeFromState, type KeyRuntime } from './key-runtime.js';
+import { parseUtc, type KeyState, type State, type UsageSnapshot } from '../state/schema.js';
+import {
+  applyUsage,
+  DEFAULT_USAGE_FALLBACK_MS,
+  runtimeFromState,
+  type KeyRuntime,
+} from './key-runtime.js';
 
 export type ErrorCounter = 'error_401' | 'error_403' | 'error_429' | 'error_5xx';
 
@@ -48,37 +53,37 @@ function mergePending(older: PendingKey, newer: PendingKey): PendingKey {
   return older;
 }
 
-function overlay(rt: KeyRuntime, p: PendingKey, counters = true): void {
-  if (counters) {
-    rt.requestCount += p.request_count;
-    rt.error401 += p.error_401;
-    rt.error403 += p.error_403;
-    rt.error429 += p.error_429;
-    rt.error5xx += p.error_5xx;
-    rt.lastUsedMs = Math.max(rt.lastUsedMs, p.lastUsedMs);
-  }
+function overlay(rt: KeyRuntime, p: PendingKey): void {
+  rt.requestCount += p.request_count;
+  rt.error401 += p.error_401;
+  rt.error403 += p.error_403;
+  rt.error429 += p.error_429;
+  rt.error5xx += p.error_5xx;
+  rt.lastUsedMs = Math.max(rt.lastUsedMs, p.lastUsedMs);
   if (p.block !== null) {
     rt.blockedReason = p.block.reason;
     rt.blockedUntilMs = p.block.untilMs ?? Number.POSITIVE_INFINITY;
   }
   rt.exhaustedUntilMs = Math.max(rt.exhaustedUntilMs, p.exhaustUntilMs);
-  if (counters && p.failures !== null) rt.consecutiveFailures = p.failures;
+  if (p.failures !== null) rt.consecutiveFailures = p.failures;
 }
 
 /**
- * How long blocks and cooldowns just written stay applied on top of what watch reports: a watch poll
- * that read the file just before our write must not briefly lift them.
+ * Add `batch` to `state` (as on disk, under the lock). Counters go in as deltas. Block and cooldown
+ * fields are written only for keys this proxy changed them on — and not when someone lifted them
+ * since our last view (`seen`): a `kmi unblock` wins over a block noted before it.
  */
-const RECENT_WRITE_MS = 1500;
-
-function applyToState(state: State, batch: ReadonlyMap<string, PendingKey>): void {
+function applyToState(state: State, batch: ReadonlyMap<string, PendingKey>, seen: State): void {
   for (const [label, p] of batch) {
     const ks = keyState(state, label);
+    const before = ownEntry(seen, label);
     addKeyCounters(ks, p);
     if (p.lastUsedMs > 0 && p.lastUsedMs > (parseUtc(ks.last_used) ?? 0))
       markUsed(ks, p.lastUsedMs);
-    if (p.block !== null) blockKey(ks, p.block.reason, p.block.atMs, p.block.untilMs);
-    if (p.exhaustUntilMs > 0) markExhausted(ks, p.exhaustUntilMs);
+    if (p.block !== null && !(hasBlock(before) && !hasBlock(ks)))
+      blockKey(ks, p.block.reason, p.block.atMs, p.block.untilMs);
+    if (p.exhaustUntilMs > 0 && !(before?.exhausted_until != null && ks.exhausted_until == null))
+      markExhausted(ks, p.exhaustUntilMs);
     if (p.failures !== null) ks.consecutive_failures = p.failures;
   }
 }
@@ -90,8 +95,22 @@ export interface StateSyncOptions {
   readonly logger: Logger;
   /** Minimum time between two flushes (default 1000 ms). */
   readonly flushIntervalMs?: number;
+  /** How long a used-up window without a reset time keeps a key out (default 300 s). */
+  readonly usageFallbackMs?: number;
 }
 
+/** A usage check this proxy made, kept until the state carries a newer one. */
+interface OwnUsage {
+  readonly snapshot: UsageSnapshot;
+  readonly atMs: number;
+}
+
+/**
+ * Ordering of reads and writes. The watch only tells us *that* the file changed; we then read it
+ * ourselves, and drop a read that overlapped one of our own writes (it may predate the write, and
+ * the write's result is at least as new). So the view never goes back in time, and a change the CLI
+ * makes is taken as soon as it is read — no grace period that would delay an unblock.
+ */
 export class StateSync {
   /** Index-aligned with the labels; objects are updated in place. */
   readonly runtimes: KeyRuntime[];
@@ -100,17 +119,21 @@ export class StateSync {
   private base: State;
   private pending = new Map<string, PendingKey>();
   private flushing: ReadonlyMap<string, PendingKey> | null = null;
-  private recent: {
-    readonly batch: ReadonlyMap<string, PendingKey>;
-    readonly untilMs: number;
-  } | null = null;
+  private readonly ownUsage: (OwnUsage | undefined)[];
   private rotationDirty = false;
   private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<State> | null = null;
   private lastFlushAt = 0;
   private closed = false;
+  /** Bumped when one of our writes starts and when it ends. */
+  private writeEpoch = 0;
+  private writing = false;
+  private reading = false;
+  private readAgain = false;
+  private readFailing = false;
   private readonly unwatch: () => void;
   private readonly intervalMs: number;
+  private readonly fallbackMs: number;
 
   private constructor(
     private readonly options: StateSyncOptions,
@@ -118,14 +141,16 @@ export class StateSync {
   ) {
     this.base = initial;
     this.intervalMs = options.flushIntervalMs ?? 1000;
+    this.fallbackMs = options.usageFallbackMs ?? DEFAULT_USAGE_FALLBACK_MS;
     this.rotationIndex =
       Number.isInteger(initial.rotation_index) && initial.rotation_index >= 0
         ? initial.rotation_index
         : 0;
     this.runtimes = options.labels.map((label) =>
-      runtimeFromState(label, ownEntry(initial, label)),
+      runtimeFromState(label, ownEntry(initial, label), this.fallbackMs),
     );
-    this.unwatch = options.store.watch((state) => this.onExternalChange(state));
+    this.ownUsage = options.labels.map(() => undefined);
+    this.unwatch = options.store.watch(() => this.onExternalChange());
   }
 
   static async open(options: StateSyncOptions): Promise<StateSync> {
@@ -141,6 +166,10 @@ export class StateSync {
   }
   get activeIndex(): number {
     return this.base.active_index;
+  }
+  /** The state as last read or written (without what is pending). Do not change it. */
+  get state(): State {
+    return this.base;
   }
 
   /** One upstream request sent with key `i`. */
@@ -201,6 +230,17 @@ export class StateSync {
     this.schedule();
   }
 
+  /**
+   * A successful /usages check of key `i` at `atMs`: selection uses it at once (the state write that
+   * stores it may come later, or fail), and keeps it until the state carries a newer check.
+   */
+  recordUsage(i: number, snapshot: UsageSnapshot, atMs: number): void {
+    const rt = this.runtimes[i] as KeyRuntime;
+    if (atMs < rt.lastUsageAtMs) return;
+    this.ownUsage[i] = { snapshot, atMs };
+    applyUsage(rt, snapshot, atMs, this.fallbackMs);
+  }
+
   setRotationIndex(index: number): void {
     if (index === this.rotationIndex) return;
     this.rotationIndex = index;
@@ -213,51 +253,22 @@ export class StateSync {
     return this.pending.size > 0 || this.rotationDirty;
   }
 
-  /** Write pending changes now (one store.update); concurrent calls share the write in progress. */
+  /** Write pending changes now (one store.update); failures are logged and the changes kept. */
   async flush(): Promise<void> {
-    while (this.inFlight !== null) await this.inFlight;
-    if (!this.dirty) return;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
+    try {
+      await this.write(null);
+    } catch {
+      // logged by write(); the changes stay pending for the next flush
     }
-    const batch = this.pending;
-    const rotation = this.rotationDirty;
-    const rotationIndex = this.rotationIndex;
-    this.pending = new Map();
-    this.rotationDirty = false;
-    this.flushing = batch;
-    const run = async (): Promise<void> => {
-      try {
-        this.base = await this.options.store.update((state) => {
-          applyToState(state, batch);
-          if (rotation) state.rotation_index = rotationIndex;
-        });
-        this.flushing = null;
-        this.recent = { batch, untilMs: Date.now() + RECENT_WRITE_MS };
-        this.rebuild();
-        // Re-derive once the overlay expires, so a CLI change seen meanwhile takes effect.
-        setTimeout(() => this.rebuild(), RECENT_WRITE_MS + 10).unref();
-      } catch (err) {
-        // Keep the changes for the next flush: older batch first, then what arrived meanwhile.
-        for (const [label, p] of this.pending) {
-          const older = batch.get(label);
-          if (older) mergePending(older, p);
-        }
-        for (const [label, p] of batch) this.pending.set(label, p);
-        this.rotationDirty ||= rotation;
-        this.flushing = null;
-        this.options.logger.warn('proxy.state_flush_failed', {
-          reason: err instanceof Error ? err.message : String(err),
-        });
-      } finally {
-        this.lastFlushAt = Date.now();
-        this.inFlight = null;
-      }
-    };
-    this.inFlight = run();
-    await this.inFlight;
-    if (this.dirty) this.schedule();
+  }
+
+  /**
+   * Read-modify-write the state with `mutate`, together with what is pending, as one of this
+   * proxy's writes (so a watch read racing it is ordered correctly). The result becomes the view.
+   * For background work (usage refresh, blocklist recheck); rejects when the write fails.
+   */
+  update(mutate: (state: State) => void): Promise<State> {
+    return this.write(mutate);
   }
 
   /** Stop watching, cancel the timer and write what is pending. */
@@ -270,6 +281,60 @@ export class StateSync {
       this.timer = null;
     }
     await this.flush();
+  }
+
+  /** One write at a time: later calls wait for the one in progress. */
+  private async write(mutate: ((state: State) => void) | null): Promise<State> {
+    while (this.inFlight !== null) await this.inFlight.catch(() => undefined);
+    if (mutate === null && !this.dirty) return this.base;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.pending;
+    const rotation = this.rotationDirty;
+    const rotationIndex = this.rotationIndex;
+    const seen = this.base;
+    this.pending = new Map();
+    this.rotationDirty = false;
+    this.flushing = batch;
+    this.writing = true;
+    this.writeEpoch++;
+    const run = async (): Promise<State> => {
+      try {
+        const state = await this.options.store.update((s) => {
+          applyToState(s, batch, seen);
+          if (rotation) s.rotation_index = rotationIndex;
+          if (mutate !== null) mutate(s);
+        });
+        this.base = state;
+        this.flushing = null;
+        this.rebuild();
+        return state;
+      } catch (err) {
+        // Keep the changes for the next flush: older batch first, then what arrived meanwhile.
+        for (const [label, p] of this.pending) {
+          const older = batch.get(label);
+          if (older) mergePending(older, p);
+        }
+        for (const [label, p] of batch) this.pending.set(label, p);
+        this.rotationDirty ||= rotation;
+        this.flushing = null;
+        this.options.logger.warn('proxy.state_flush_failed', {
+          reason: err instanceof Error ? err.message : String(err),
+        });
+        throw err;
+      } finally {
+        this.writing = false;
+        this.writeEpoch++;
+        this.lastFlushAt = Date.now();
+        this.inFlight = null;
+        if (this.dirty) this.schedule();
+        if (this.readAgain && !this.reading) void this.readFromStore();
+      }
+    };
+    this.inFlight = run();
+    return this.inFlight;
   }
 
   private pendingFor(label: string): PendingKey {
@@ -291,18 +356,76 @@ export class StateSync {
     this.timer.unref();
   }
 
-  private onExternalChange(state: State): void {
+  /** The watch saw the state change (someone else's write, or our own): read it, in order. */
+  private onExternalChange(): void {
+    if (this.closed) return;
+    if (this.writing || this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    void this.readFromStore();
+  }
+
+  private async readFromStore(): Promise<void> {
+    this.reading = true;
+    try {
+      do {
+        this.readAgain = false;
+        if (this.closed) return;
+        const epoch = this.writeEpoch;
+        let state: State;
+        try {
+          state = await this.options.store.read();
+        } catch (err) {
+          if (!this.readFailing) {
+            this.options.logger.warn('proxy.state_read_failed', {
+              reason: err instanceof Error ? err.message : String(err),
+            });
+          }
+          this.readFailing = true;
+          // The watch reports a change once: try again shortly so it is not missed.
+          setTimeout(() => this.onExternalChange(), 1000).unref();
+          return;
+        }
+        this.readFailing = false;
+        // A write of ours overlapped this read: its result is the newer view; read again after it.
+        if (epoch !== this.writeEpoch || this.writing) {
+          this.readAgain = true;
+          if (this.writing) return;
+          continue;
+        }
+        this.adopt(state);
+      } while (this.readAgain);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Take `state` as read from the store (newer than our view). */
+  private adopt(state: State): void {
+    // A block or cooldown someone lifted (kmi unblock, doctor --clear-blocklist) wins over one this
+    // proxy noted before it saw the lift and has not written yet.
+    for (const [label, p] of this.pending) {
+      const before = ownEntry(this.base, label);
+      const after = ownEntry(state, label);
+      if (p.block !== null && hasBlock(before) && !hasBlock(after)) p.block = null;
+      if (p.exhaustUntilMs > 0 && before?.exhausted_until != null && after?.exhausted_until == null)
+        p.exhaustUntilMs = 0;
+    }
     this.base = state;
     this.rebuild();
   }
 
-  /** Runtimes = the state as stored + what is being written + what is pending. */
+  /** Runtimes = the state as stored + what is being written + what is pending + our newer usage checks. */
   private rebuild(): void {
-    if (this.recent !== null && Date.now() >= this.recent.untilMs) this.recent = null;
-    for (const rt of this.runtimes) {
-      Object.assign(rt, runtimeFromState(rt.label, ownEntry(this.base, rt.label)));
-      const r = this.recent?.batch.get(rt.label);
-      if (r) overlay(rt, r, false);
+    for (let i = 0; i < this.runtimes.length; i++) {
+      const rt = this.runtimes[i] as KeyRuntime;
+      Object.assign(rt, runtimeFromState(rt.label, ownEntry(this.base, rt.label), this.fallbackMs));
+      const own = this.ownUsage[i];
+      if (own !== undefined) {
+        if (own.atMs >= rt.lastUsageAtMs) applyUsage(rt, own.snapshot, own.atMs, this.fallbackMs);
+        else this.ownUsage[i] = undefined;
+      }
       const f = this.flushing?.get(rt.label);
       if (f) overlay(rt, f);
       const p = this.pending.get(rt.label);
@@ -311,6 +434,10 @@ export class StateSync {
   }
 }
 
-function ownEntry(state: State, label: string) {
+function ownEntry(state: State, label: string): KeyState | undefined {
   return Object.hasOwn(state.keys, label) ? state.keys[label] : undefined;
+}
+
+function hasBlock(ks: KeyState | undefined): boolean {
+  return ks !== undefined && (ks.blocked_reason != null || ks.blocked_until != null);
 }

@@ -103,6 +103,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       KMI_UPSTREAM_BASE_URL: upstream.url,
       KMI_PROXY_LISTEN: '127.0.0.1:0',
       KMI_TIMEZONE: 'UTC',
+      // Background /usages refresh and blocklist recheck off unless a test turns them on: they would
+      // add /usages calls to the fake upstream's request log.
+      KMI_USAGE_CACHE_SECONDS: '0',
+      KMI_BLOCKLIST_RECHECK_SECONDS: '0',
       ...options.env,
     },
     cwd: dir,
