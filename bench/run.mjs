@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { midStreamAborts, sequentialLatency, sseTtfb, stillAnswers, throughput } from './load.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -295,6 +295,9 @@ async function main() {
     let proxyTarget = null;
     let pendingReason = null;
     if (!DIRECT_ONLY) {
+      const { DAEMON_NODE_FLAGS } = await import(
+        pathToFileURL(join(DIST, 'daemon', 'control.js')).href
+      );
       proxy = spawnChild(
         'proxy-child.mjs',
         {
@@ -303,7 +306,12 @@ async function main() {
           BENCH_DIST: DIST,
           BENCH_NO_TRACE: NO_TRACE ? '1' : '',
         },
-        ['--expose-gc', ...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
+        [
+          '--expose-gc',
+          // the same V8 flags `kmi proxy` starts its daemon with
+          ...DAEMON_NODE_FLAGS,
+          ...(process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+        ],
       );
       const ready = await proxy.ready;
       const base = ready.basePath.replace(/\/+$/, '');

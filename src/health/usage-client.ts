@@ -1,5 +1,5 @@
 // The /usages client: one GET per key through undici, classified into a UsageResult; all keys at most 8 at a time.
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { KeyRecord } from '../auth/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { UsageSnapshot } from '../state/schema.js';
@@ -124,6 +124,8 @@ export async function fetchUsage(key: KeyRecord, opts: FetchUsageOptions): Promi
     controller.abort();
   }, timeoutMs);
   try {
+    // Loaded on first use: the package entry (fetch, websocket, …) costs ~8 MiB that a dry-run proxy never needs.
+    const { request } = await import('undici');
     const res = await request(usagesUrl(key, opts.baseUrl), {
       method: 'GET',
       headers: { authorization: `Bearer ${key.apiKey}`, accept: 'application/json' },

@@ -1,5 +1,4 @@
 // The end-to-end rotation check: send batches through the proxy and measure how evenly keys served them.
-import { request } from 'undici';
 import { rotationConfidence, type RotationConfidence } from '../trace/confidence.js';
 
 export interface E2eOptions {
@@ -43,6 +42,7 @@ async function one(options: E2eOptions): Promise<{ label: string | null; error: 
   const headers: Record<string, string> = { 'user-agent': 'kmi-e2e' };
   if (options.token !== '') headers['x-kmi-proxy-token'] = options.token;
   try {
+    const { request } = await import('undici');
     const res = await request(
       `${options.proxyUrl}${options.endpoint.startsWith('/') ? '' : '/'}${options.endpoint}`,
       {
