@@ -173,11 +173,11 @@ describe('auth files broken in many ways', () => {
     }
   });
 
-  // BUG: src/auth (parse-env.ts / registry.ts): when KMI_API_KEY's quote never closes, the file is
+  // Regression test (this was a bug, now fixed): src/auth (parse-env.ts / registry.ts): when KMI_API_KEY's quote never closes, the file is
   // skipped as "KMI_API_KEY is missing or empty" and the note that explains why ("ignored
   // KMI_API_KEY, its quotes are not closed", with the line) is dropped, because a skipped file's
   // notes are discarded. The user is told the key is missing while it is plainly in the file.
-  it.fails('names the unclosed quote when it is why KMI_API_KEY is missing', async () => {
+  it('names the unclosed quote when it is why KMI_API_KEY is missing', async () => {
     await copyFixture(join(BAD, 'unterminated-quote.env'), join(sb.authsDir, 'unterm.env'));
     const r = await runKmi(sb, ['status', '--plain']);
     expect(r.code).toBe(0);
@@ -262,12 +262,12 @@ describe('project .env edge cases', () => {
     expect((JSON.parse(r.stdout) as { proxy: { port: number } }).proxy.port).toBe(45679);
   });
 
-  // BUG: src/config/env.ts + src/cli/context.ts: a malformed .env line is echoed (its first 40
+  // Regression test (this was a bug, now fixed): src/config/env.ts + src/cli/context.ts: a malformed .env line is echoed (its first 40
   // characters) in the "skipped malformed line" warning, so a key pasted on a line of its own — or
   // after a missing "=" — is printed almost whole (all but its last few characters) on stderr. The
   // auth-file parser avoids exactly this; the project .env parser should mask it
   // (maskSecretsInText) or print only the line number.
-  it.fails('never echoes a key pasted into a malformed .env line', async () => {
+  it('never echoes a key pasted into a malformed .env line', async () => {
     await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\n`);
     const pasted = fakeKey('pasted');
     await writeFile(join(sb.cwd, '.env'), `${pasted}\nKMI_API_KEY ${pasted}\n`);
@@ -345,11 +345,11 @@ describe('corrupt, partial, empty and huge state.json', () => {
     }
   });
 
-  // BUG: src/state/store.ts (parseStateText): the reason in the "state file … was unreadable"
+  // Regression test (this was a bug, now fixed): src/state/store.ts (parseStateText): the reason in the "state file … was unreadable"
   // message is JSON.parse's error text, which quotes raw bytes of the broken file — control
   // characters and newlines included — so a binary state.json yields a message split over several
   // lines with raw bytes in the terminal. The reason should be sanitised (or be just the position).
-  it.fails('reports a binary state file in one printable line', async () => {
+  it('reports a binary state file in one printable line', async () => {
     await sb.writeAuth('good.env', `KMI_API_KEY=${fakeKey('good')}\nKMI_KEY_LABEL=good\n`);
     await mkdir(sb.stateDir, { recursive: true });
     await writeFile(
@@ -627,10 +627,10 @@ describe('malformed HTTP requests to a running proxy', () => {
     await ok.text();
   });
 
-  // BUG: src/proxy/client-error.ts: the 431 (and 408) replies kmi writes for oversized headers
+  // Regression test (this was a bug, now fixed): src/proxy/client-error.ts: the 431 (and 408) replies kmi writes for oversized headers
   // (and request timeouts) say `"type": "server_error"`, although they are the client's fault;
   // OpenAI-style clients then treat them as retryable server errors. OPENAI_TYPES lacks 408/431.
-  it.fails('types the 431 reply as a client error', async () => {
+  it('types the 431 reply as a client error', async () => {
     const p = await startDryRun();
     const res = await rawHttp(
       p.port,

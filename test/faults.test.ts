@@ -233,7 +233,7 @@ describe('concurrent writers: 4 CLI processes and a running proxy', () => {
     expect(sent).toBeGreaterThan(100);
     expect(cliRuns.reduce((a, b) => a + b, 0)).toBeGreaterThan(8);
     // SIGTERM: the proxy finishes, flushes its counters, exits 0. (After its periodic flush has
-    // landed: a SIGTERM during a state write kills it outright — the BUG test below.)
+    // landed: a SIGTERM during a state write kills it outright — see the regression test below.)
     await quiet();
     expect(await proxy.stop('SIGTERM'), proxy.stdout() + proxy.stderr()).toBe(0);
     const state = JSON.parse(await readFile(join(sb.stateDir, 'state.json'), 'utf8')) as {
@@ -247,56 +247,47 @@ describe('concurrent writers: 4 CLI processes and a running proxy', () => {
 });
 
 describe('shutdown while writing', () => {
-  // BUG: src/cli/proxy.ts (runForeground) stops on `process.once('SIGTERM'|'SIGINT')`. While a
+  // Regression test (this was a bug, now fixed): src/cli/proxy.ts (runForeground) stops on `process.once('SIGTERM'|'SIGINT')`. While a
   // state write is in flight, write-file-atomic has signal-exit's SIGTERM hook loaded; once the
   // `once` listener has removed itself, signal-exit sees itself as the only listener and re-raises
   // SIGTERM, so the proxy dies by the signal mid-shutdown: no drain, no final state/trace flush
   // (request counts lost), and a daemon leaves its pid file behind. Keep a listener installed
   // (`process.on`) until the shutdown has finished.
-  it.fails(
-    'a SIGTERM that lands during a state write still shuts the proxy down gracefully',
-    async () => {
-      await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\nKMI_KEY_LABEL=alpha\n`);
-      await mkdir(sb.stateDir, { recursive: true, mode: 0o700 });
-      // A big state makes each of the proxy's writes take long enough to be caught in the act.
-      const keys: Record<string, unknown> = {};
-      for (let i = 0; i < 30_000; i++)
-        keys[`old-${i}`] = { request_count: i, note: 'n'.repeat(300) };
-      await writeFile(
-        join(sb.stateDir, 'state.json'),
-        JSON.stringify({ schema_version: 1, keys }),
-        {
-          mode: 0o600,
-        },
-      );
-      const proxy = await startForegroundProxy(sb, {
-        KMI_PROXY_LISTEN: `127.0.0.1:${await freePort()}`,
-      });
-      cleanups.push(() => proxy.stop('SIGKILL'));
-      for (let i = 0; i < 5; i++) {
-        const res = await fetch(`${proxy.url}/models`);
-        expect(res.status).toBe(200);
-        await res.text();
-      }
-      // The proxy flushes within a second: SIGTERM it the moment write-file-atomic's temp file exists.
-      const deadline = Date.now() + 10_000;
-      let caught = false;
-      while (!caught && Date.now() < deadline) {
-        caught = (await readdir(sb.stateDir)).some((n) => /^state\.json\.\d+$/.test(n));
-        if (!caught) await new Promise((r) => setImmediate(r));
-      }
-      expect(caught).toBe(true);
-      proxy.child.kill('SIGTERM');
-      expect(await proxy.stop('SIGTERM'), proxy.stdout() + proxy.stderr()).toBe(0);
-      const state = JSON.parse(await readFile(join(sb.stateDir, 'state.json'), 'utf8')) as {
-        keys: Record<string, { request_count?: number }>;
-      };
-      expect(state.keys.alpha?.request_count).toBe(5);
-    },
-    60_000,
-  );
+  it('a SIGTERM that lands during a state write still shuts the proxy down gracefully', async () => {
+    await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\nKMI_KEY_LABEL=alpha\n`);
+    await mkdir(sb.stateDir, { recursive: true, mode: 0o700 });
+    // A big state makes each of the proxy's writes take long enough to be caught in the act.
+    const keys: Record<string, unknown> = {};
+    for (let i = 0; i < 30_000; i++) keys[`old-${i}`] = { request_count: i, note: 'n'.repeat(300) };
+    await writeFile(join(sb.stateDir, 'state.json'), JSON.stringify({ schema_version: 1, keys }), {
+      mode: 0o600,
+    });
+    const proxy = await startForegroundProxy(sb, {
+      KMI_PROXY_LISTEN: `127.0.0.1:${await freePort()}`,
+    });
+    cleanups.push(() => proxy.stop('SIGKILL'));
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${proxy.url}/models`);
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    // The proxy flushes within a second: SIGTERM it the moment write-file-atomic's temp file exists.
+    const deadline = Date.now() + 10_000;
+    let caught = false;
+    while (!caught && Date.now() < deadline) {
+      caught = (await readdir(sb.stateDir)).some((n) => /^state\.json\.\d+$/.test(n));
+      if (!caught) await new Promise((r) => setImmediate(r));
+    }
+    expect(caught).toBe(true);
+    proxy.child.kill('SIGTERM');
+    expect(await proxy.stop('SIGTERM'), proxy.stdout() + proxy.stderr()).toBe(0);
+    const state = JSON.parse(await readFile(join(sb.stateDir, 'state.json'), 'utf8')) as {
+      keys: Record<string, { request_count?: number }>;
+    };
+    expect(state.keys.alpha?.request_count).toBe(5);
+  }, 60_000);
 
-  // BUG: src/files/rotating-writer.ts (drain): when the drain timer fires with nothing queued — a
+  // Regression test (this was a bug, now fixed): src/files/rotating-writer.ts (drain): when the drain timer fires with nothing queued — a
   // timer scheduled by a drain's `finally` while flush() then took the lines — the async IIFE
   // completes synchronously, its `finally` sets `draining = null` *before* `draining = (…)()`
   // assigns the settled promise, so `draining` stays non-null forever. From then on no timer drain
@@ -305,45 +296,34 @@ describe('shutdown while writing', () => {
   // which SIGTERM can no longer be handled. Seen for real: a `kmi demo` and a proxy that never
   // exit on shutdown (trace writer). Fix: `if (pending() === 0) return Promise.resolve()` first,
   // or clear `draining` only if it is still the current promise.
-  it.fails(
-    'the rotating writer flushes and closes after a drain timer fires on an empty queue',
-    async () => {
-      const dir = join(sb.root, 'rw');
-      const script = `
+  it('the rotating writer flushes and closes after a drain timer fires on an empty queue', async () => {
+    const dir = join(sb.root, 'rw');
+    const script = `
       import { createRotatingWriter } from ${JSON.stringify(join(KMI_BIN, '..', 'files', 'rotating-writer.js'))};
       const w = createRotatingWriter({ path: ${JSON.stringify(join(dir, 'out.jsonl'))}, maxBytes: 1e9, backups: 1, enforcePerms: true, flushIntervalMs: 20 });
       const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-      for (let round = 0; round < 40; round++) {
-        w.write('{"a":1}');
-        await sleep(22);          // the drain timer fires: a drain is in progress
-        w.write('{"b":2}');       // queued meanwhile: that drain's finally schedules another timer
-        await w.flush();          // takes the rest now
-        await sleep(30);          // the extra timer fires on an empty queue
-        process.stdout.write('.');
-      }
+      w.write('x'.repeat(70 * 1024));           // a full batch: drained on the next turn
+      await new Promise((r) => setImmediate(r)); // …that drain is now in progress
+      w.write('{"small":1}');                    // queued meanwhile: its finally sets the interval timer
+      await w.flush();                           // takes the rest now
+      process.stdout.write('flushed ');
+      await sleep(60);                           // the timer fires on an empty queue
+      await w.flush();                           // spins here
       await w.close();
       process.stdout.write('done');
     `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      // A watchdog on progress: a flush that spins never yields to a timer in its own process.
-      let seen = -1;
-      const watchdog = setInterval(() => {
-        if (out.length === seen) child.kill('SIGKILL');
-        seen = out.length;
-      }, 2_000);
-      const code = await new Promise<number | null>((resolve) =>
-        child.on('exit', (c) => resolve(c)),
-      );
-      clearInterval(watchdog);
-      expect(out).toMatch(/done$/);
-      expect(code).toBe(0);
-    },
-    30_000,
-  );
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    // A flush that spins never yields to a timer in its own process: kill it from here.
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(watchdog);
+    expect(out).toBe('flushed done');
+    expect(code).toBe(0);
+  }, 30_000);
 });
 
 describe('hostile upstreams through a live proxy', () => {

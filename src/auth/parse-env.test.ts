@@ -69,7 +69,7 @@ describe('parseEnvAuth', () => {
     ['missing', 'KMI_KEY_LABEL=x\n', 'auth.warn.missingKey', 'KMI_API_KEY'],
     ['empty', 'KMI_API_KEY=\n', 'auth.warn.missingKey', 'KMI_API_KEY'],
     ['whitespace', 'KMI_API_KEY="   "\n', 'auth.warn.missingKey', 'KMI_API_KEY'],
-    ['quotes never closed', `KMI_API_KEY="${KEY}\n`, 'auth.warn.missingKey', 'KMI_API_KEY'],
+    ['quotes never closed', `KMI_API_KEY="${KEY}\n`, 'auth.warn.envVarMalformed', undefined],
     [
       'bad priority',
       `KMI_API_KEY=${KEY}\nKMI_KEY_PRIORITY=high\n`,

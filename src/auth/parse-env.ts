@@ -1,6 +1,6 @@
 // Reads one `.env` auth file: KMI_API_KEY plus optional label, base URL, priority, disabled flag and e-mail.
 import { parseEnv } from '../config/env.js';
-import { catchSkip, type FileNote, type ParseOutcome } from './entry.js';
+import { catchSkip, SkipFile, type FileNote, type ParseOutcome } from './entry.js';
 import {
   optionalBaseUrl,
   optionalDisabled,
@@ -19,6 +19,15 @@ export function parseEnvAuth(text: string, allowlist: readonly string[]): ParseO
   return catchSkip(() => {
     const { values, warnings } = parseEnv(text);
     const get = (name: string): string | undefined => values[name];
+    if (get('KMI_API_KEY') === undefined) {
+      // The key is in the file but its quotes never close: say that, not "missing".
+      const unclosed = warnings.find((w) => QUOTE_FAILURE.exec(w.text)?.[1] === 'KMI_API_KEY');
+      if (unclosed)
+        throw new SkipFile('auth.warn.envVarMalformed', {
+          line: unclosed.line,
+          name: 'KMI_API_KEY',
+        });
+    }
     const entry = {
       apiKey: requireApiKey(get('KMI_API_KEY'), 'KMI_API_KEY'),
       label: optionalLabel(get('KMI_KEY_LABEL'), 'KMI_KEY_LABEL'),

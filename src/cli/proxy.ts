@@ -97,8 +97,10 @@ async function runForeground(ctx: Context, daemonChild: boolean): Promise<Comman
         }
       })();
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    // Persistent handlers, not once(): write-file-atomic's signal-exit hook re-raises a signal when it
+    // sees no other listener, which would kill the proxy mid-drain if ours had already been removed.
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
   return 0;
 }

@@ -27,7 +27,7 @@ export function parseEnv(text: string): EnvParseResult {
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     const match = LINE.exec(raw);
     if (!match) {
-      warnings.push({ line: i + 1, text: trimmed.slice(0, 40) });
+      warnings.push({ line: i + 1, text: redact(trimmed.slice(0, 40)) });
       continue;
     }
     const name = match[1] as string;
@@ -70,4 +70,9 @@ function unescapeDouble(s: string): string {
   return s.replace(/\\([nrt"\\])/g, (_m, c: string) =>
     c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c,
   );
+}
+
+/** A malformed line is echoed to help find it, but a pasted key must not be: long token runs are masked. */
+function redact(text: string): string {
+  return text.replace(/[A-Za-z0-9_+/=.-]{12,}/g, (run) => `${run.slice(0, 4)}…${run.slice(-4)}`);
 }

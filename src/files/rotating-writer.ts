@@ -229,7 +229,10 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
    */
   function drain(force = false): Promise<void> {
     if (draining !== null) return draining;
+    if (pending() === 0) return Promise.resolve();
     draining = (async () => {
+      // Yield once so `draining` is assigned before the finally below can clear it.
+      await null;
       try {
         while (pending() > 0) {
           await writeLines(takeAll());

@@ -43,10 +43,15 @@ export function errorBody(
   if (anthropic) {
     return JSON.stringify({
       type: 'error',
-      error: { type: ANTHROPIC_TYPES[status] ?? 'api_error', message },
+      error: {
+        type: ANTHROPIC_TYPES[status] ?? (status < 500 ? 'invalid_request_error' : 'api_error'),
+        message,
+      },
     });
   }
-  return JSON.stringify({ error: { message, type: OPENAI_TYPES[status] ?? 'server_error', code } });
+  // Any other 4xx (408, 431, …) is the client's request, not a server fault.
+  const type = OPENAI_TYPES[status] ?? (status < 500 ? 'invalid_request_error' : 'server_error');
+  return JSON.stringify({ error: { message, type, code } });
 }
 
 /** Send a kmi error reply (headers already set on `res`, such as x-kmi-request-id, are kept). */

@@ -60,7 +60,7 @@ export function parseStateText(text: string): DiskRead {
   try {
     parsed = JSON.parse(body);
   } catch (err) {
-    return { kind: 'corrupt', reason: `invalid JSON: ${(err as Error).message}` };
+    return { kind: 'corrupt', reason: `invalid JSON: ${printable((err as Error).message)}` };
   }
   if (!isPlainObject(parsed)) return { kind: 'corrupt', reason: 'not a JSON object' };
   return { kind: 'ok', state: normalizeState(parsed) };
@@ -310,4 +310,13 @@ function ioError(
 ): KmiError {
   if (err instanceof KmiError) return err;
   return new KmiError('KMI_E_STATE_IO', key, { path, reason: describe(err) }, { cause: err });
+}
+
+/** One printable line: parser messages may quote raw (binary) bytes of the file. */
+function printable(text: string): string {
+  const flat = text
+    .replace(/[\u0000-\u001f\u007f-\u009f\ufffd]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
 }
