@@ -24,7 +24,7 @@ async function main() {
 
   const { loadConfig } = await load('config', 'load.js');
   const { maskKey, keyHash } = await load('auth', 'mask.js');
-  const { FileStateStore } = await load('state', 'store.js');
+  const { openStateBackend } = await load('state', 'open.js');
   const { startProxy } = await load('proxy', 'server.js');
   const { createTraceWriter } = await load('trace', 'writer.js');
   const { createLogger } = await load('log', 'logger.js');
@@ -48,6 +48,9 @@ async function main() {
       KMI_TIMEZONE: 'UTC',
       KMI_AUDIT_ACTOR: 'bench',
       KMI_TRACE_PROMPTS: '1',
+      // --redis runs: the shared state on a local redis-server, plus optional limits.
+      ...(process.env.BENCH_STATE_URL ? { KMI_STATE_URL: process.env.BENCH_STATE_URL } : {}),
+      ...JSON.parse(process.env.BENCH_EXTRA_ENV || '{}'),
     },
     cwd: root,
   });
@@ -69,7 +72,10 @@ async function main() {
     };
   });
 
-  const store = new FileStateStore({ dir: config.stateDir, enforcePerms: true });
+  // The file store, or Redis when BENCH_STATE_URL is set (KMI_STATE_URL).
+  const store = await openStateBackend(config, {
+    prefix: process.env.BENCH_REDIS_PREFIX || undefined,
+  });
   try {
     // Round-robin over all four keys, as a pool user would run it.
     await store.update((s) => {

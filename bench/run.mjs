@@ -8,9 +8,13 @@
 //   node bench/run.mjs --quick     smaller counts and shorter runs (smoke test)
 //   node bench/run.mjs --direct-only   only the direct column (when the proxy is not built)
 //   node bench/run.mjs --no-trace  run the proxy without the trace writer (to see what tracing costs)
+//   node bench/run.mjs --redis     only the Redis-backend comparison: sequential p50 through kmi with
+//                                  the file store vs KMI_STATE_URL on a local redis-server (skipped
+//                                  with a note when redis-server is not installed)
 //   BENCH_DIST=/path/to/dist node bench/run.mjs   measure another build
 //   BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/run.mjs   profile the proxy
-import { fork } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -31,9 +35,12 @@ const WRITE = argv.has('--write');
 const QUICK = argv.has('--quick');
 const DIRECT_ONLY = argv.has('--direct-only');
 const NO_TRACE = argv.has('--no-trace');
+const REDIS = argv.has('--redis');
 for (const a of argv) {
-  if (!['--write', '--quick', '--direct-only', '--no-trace'].includes(a)) {
-    console.error(`bench: unknown option ${a} (use --write, --quick, --direct-only, --no-trace)`);
+  if (!['--write', '--quick', '--direct-only', '--no-trace', '--redis'].includes(a)) {
+    console.error(
+      `bench: unknown option ${a} (use --write, --quick, --direct-only, --no-trace, --redis)`,
+    );
     process.exit(2);
   }
 }
@@ -351,7 +358,169 @@ async function main() {
   }
 }
 
-main().catch((err) => {
+/** A free loopback port. */
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function redisPing(port) {
+  return new Promise((res) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(500, () => {
+      socket.destroy();
+      res(false);
+    });
+    socket.on('error', () => res(false));
+    socket.on('connect', () => socket.write('*1\r\n$4\r\nPING\r\n'));
+    socket.on('data', (d) => {
+      socket.destroy();
+      res(String(d).includes('PONG'));
+    });
+  });
+}
+
+/** A throw-away redis-server on a free port (no persistence); null when it is not installed. */
+async function startRedisServer(dir) {
+  if (spawnSync('redis-server', ['--version']).status !== 0) return null;
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
+  const deadline = Date.now() + 10_000;
+  while (!(await redisPing(port))) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error('redis-server did not start');
+    }
+    await sleep(50);
+  }
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(3000)]);
+  };
+  return { port, url: `redis://127.0.0.1:${port}/0`, stop };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * --redis: the same compiled proxy three times — file store, Redis, Redis with global and per-key
+ * limits on (3 round trips per request) — measured in alternating rounds, median of the p50s.
+ */
+async function redisMain() {
+  const serverJs = join(DIST, 'proxy', 'server.js');
+  if (!existsSync(serverJs)) {
+    console.error(`bench: the kmi proxy is not built (${serverJs} is missing); run npm run build`);
+    process.exitCode = 1;
+    return;
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'kmi-bench-redis-'));
+  const redis = await startRedisServer(tmp);
+  if (redis === null) {
+    log('bench: redis-server is not installed; --redis skipped (apt-get install redis-server)');
+    await rm(tmp, { recursive: true, force: true });
+    return;
+  }
+  log(`bench: redis-server at ${redis.url}`);
+  const upstream = spawnChild('upstream-child.mjs', {});
+  const proxies = [];
+  try {
+    const up = await upstream.ready;
+    const upstreamUrl = `http://127.0.0.1:${up.port}${up.base}`;
+    const { DAEMON_NODE_FLAGS } = await import(
+      pathToFileURL(join(DIST, 'daemon', 'control.js')).href
+    );
+    const limits = JSON.stringify({
+      KMI_PROXY_MAX_RPS: '1000000',
+      KMI_PROXY_MAX_RPS_PER_KEY: '1000000',
+    });
+    const variants = [
+      { name: 'file store', env: {} },
+      { name: 'Redis', env: { BENCH_STATE_URL: redis.url, BENCH_REDIS_PREFIX: 'kmi-b1:' } },
+      {
+        name: 'Redis + global and per-key limits',
+        env: { BENCH_STATE_URL: redis.url, BENCH_REDIS_PREFIX: 'kmi-b2:', BENCH_EXTRA_ENV: limits },
+      },
+    ];
+    const targets = [];
+    for (const [i, v] of variants.entries()) {
+      const child = spawnChild(
+        'proxy-child.mjs',
+        {
+          BENCH_UPSTREAM_URL: upstreamUrl,
+          BENCH_TMP: join(tmp, `p${i}`),
+          BENCH_DIST: DIST,
+          BENCH_NO_TRACE: NO_TRACE ? '1' : '',
+          ...v.env,
+        },
+        [...DAEMON_NODE_FLAGS],
+      );
+      proxies.push(child);
+      const ready = await child.ready;
+      targets.push({
+        origin: `http://127.0.0.1:${ready.port}`,
+        path: `${ready.basePath.replace(/\/+$/, '')}/chat/completions`,
+        headers: {},
+      });
+    }
+    const rounds = QUICK ? 3 : 5;
+    const count = QUICK ? 300 : 1000;
+    const p50s = variants.map(() => []);
+    const p99s = variants.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, v] of variants.entries()) {
+        log(`[redis round ${r + 1}/${rounds}] ${v.name}: ${count} sequential requests`);
+        const s = await sequentialLatency(targets[i], { count, warmup: 100 });
+        if (s.errors > 0) log(`bench: ${s.errors} errors through ${v.name}`);
+        p50s[i].push(s.p50);
+        p99s[i].push(s.p99);
+      }
+    }
+    const base = median(p50s[0]);
+    const rows = [
+      '| sequential latency through kmi (median of ' +
+        `${rounds} rounds × ${count}) | p50 (ms) | p99 (ms) | added p50 vs file store (ms) | target | result |`,
+      '|---|---:|---:|---:|---|---|',
+    ];
+    for (const [i, v] of variants.entries()) {
+      const p50 = median(p50s[i]);
+      const added = p50 - base;
+      rows.push(
+        `| ${v.name} | ${fmt(p50, 3)} | ${fmt(median(p99s[i]), 3)} | ${i === 0 ? '–' : fmt(added, 3)} | ${i === 0 ? '–' : '< 0.5'} | ${i === 0 ? '–' : verdict(added < 0.5)} |`,
+      );
+    }
+    console.log(rows.join('\n'));
+  } finally {
+    for (const p of proxies) await p.stop();
+    await upstream.stop();
+    await redis.stop();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+(REDIS ? redisMain() : main()).catch((err) => {
   console.error(`bench: ${err?.stack ?? err}`);
   process.exitCode = 1;
 });

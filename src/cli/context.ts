@@ -15,7 +15,7 @@ import {
 } from '../state/open.js';
 import { createIo, type Io } from '../ui/io.js';
 import { setLocale, t } from '../ui/i18n/index.js';
-import { createLogger } from '../log/logger.js';
+import { createLoggerFor } from '../log/logger.js';
 import type { Logger } from '../log/types.js';
 
 export interface GlobalFlags {
@@ -102,15 +102,7 @@ export function createContext(flags: GlobalFlags): Context {
           },
         }),
       )),
-    logger: () =>
-      (logger ??= createLogger({
-        dir: join(config.stateDir, 'logs'),
-        maxBytes: config.logMaxBytes,
-        backups: config.logBackups,
-        enforcePerms: config.enforceFilePerms,
-        timezone: config.timezone,
-        actor: config.auditActor,
-      })),
+    logger: () => (logger ??= createLoggerFor(config)),
     close: async () => {
       await store?.close();
       await logger?.close();

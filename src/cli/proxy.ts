@@ -4,7 +4,7 @@ import { daemonLogPath, startDaemon } from '../daemon/control.js';
 import { pidFilePath, removePidFile, readPidFile, writePidFile } from '../daemon/pidfile.js';
 import { proxyBaseUrl } from '../daemon/probe.js';
 import { checkBindAllowed, startProxy } from '../proxy/server.js';
-import { createTraceWriter } from '../trace/writer.js';
+import { createTraceWriterFor } from '../trace/writer.js';
 import { t } from '../ui/i18n/index.js';
 import { KmiError } from '../errors.js';
 import type { Context } from './context.js';
@@ -47,14 +47,7 @@ async function runForeground(ctx: Context, daemonChild: boolean): Promise<Comman
     throw new KmiError('KMI_E_NO_KEYS', 'proxyCmd.noKeys', { dir: registry.dir });
   ctx.banner();
   const logger = ctx.logger();
-  const trace = createTraceWriter({
-    dir: join(config.stateDir, 'trace'),
-    maxBytes: config.traceMaxBytes,
-    backups: config.traceBackups,
-    enforcePerms: config.enforceFilePerms,
-    timezone: config.timezone,
-    tracePrompts: config.tracePrompts,
-  });
+  const trace = createTraceWriterFor(config);
   const proxy = await startProxy({
     config,
     keys: registry.keys,

@@ -1,6 +1,5 @@
 // A demo session: the real proxy in-process over the demo workspace, a burst through it, and what happened (keys, failovers, trace, confidence).
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { loadAuthRegistry } from '../auth/registry.js';
 import type { KeyRecord } from '../auth/types.js';
@@ -16,7 +15,7 @@ import {
 } from '../trace/confidence.js';
 import { readTraceTail } from '../trace/reader.js';
 import type { TraceRecord } from '../trace/record.js';
-import { createTraceWriter, type TraceWriter } from '../trace/writer.js';
+import { createTraceWriterFor, type TraceWriter } from '../trace/writer.js';
 import { sendBurst, type BurstPhase, type BurstResult } from './burst.js';
 import { createDemoWorkspace, DEMO_LABELS, type DemoWorkspace } from './workspace.js';
 
@@ -134,17 +133,7 @@ export async function startDemo(options: StartDemoOptions): Promise<DemoSession>
       s.active_label = keys[0]!.label;
       s.active_index = 0;
     });
-    trace = createTraceWriter({
-      dir: join(config.stateDir, 'trace'),
-      maxBytes: config.traceMaxBytes,
-      backups: config.traceBackups,
-      enforcePerms: config.enforceFilePerms,
-      timezone: config.timezone,
-      tracePrompts: config.tracePrompts,
-      // Written only when flushed (below, and on close): a drain timer firing on an empty queue can
-      // leave the rotating writer's flush() spinning forever (see test/faults.test.ts, BUG).
-      flushIntervalMs: 3_600_000,
-    });
+    trace = createTraceWriterFor(config);
     const faults: Record<string, SimulatedFault> = Object.fromEntries(
       keys.map((k) => [k.label, 'ok' as SimulatedFault]),
     );

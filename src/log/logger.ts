@@ -1,5 +1,6 @@
 // The app logger: kmi.log as JSON lines (ts in KMI_TIMEZONE, level, message, fields), batched and rotated.
 import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
 import { maskSecretsInText } from '../auth/mask.js';
 import { systemClock, type Clock } from '../clock.js';
 import { createRotatingWriter, type RotatingWriterStats } from '../files/rotating-writer.js';
@@ -102,4 +103,21 @@ export function createLogger(options: LoggerOptions): FileLogger {
     close: () => file.close(),
     stats: () => file.stats(),
   };
+}
+
+/** The app logger for a configuration: `<state dir>/logs/kmi.log` with its rotation, zone and actor. */
+export function createLoggerFor(
+  config: Pick<
+    Config,
+    'stateDir' | 'logMaxBytes' | 'logBackups' | 'enforceFilePerms' | 'timezone' | 'auditActor'
+  >,
+): FileLogger {
+  return createLogger({
+    dir: join(config.stateDir, 'logs'),
+    maxBytes: config.logMaxBytes,
+    backups: config.logBackups,
+    enforcePerms: config.enforceFilePerms,
+    timezone: config.timezone,
+    actor: config.auditActor,
+  });
 }

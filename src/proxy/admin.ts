@@ -1,5 +1,6 @@
 // Admin endpoints under {base}/_kmi/: health, status (keys, states, counters, eligibility), Prometheus metrics and the dashboard.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { stateBackendStatus } from '../state/open.js';
 import { formatUtc } from '../state/schema.js';
 import { sendError } from './client-error.js';
 import type { ProxyContext } from './context.js';
@@ -31,17 +32,35 @@ export function handleAdmin(
     return;
   }
   switch (name) {
-    case 'health':
+    case 'health': {
+      const state = stateBackendStatus(ctx.sync.store);
+      const coordination = ctx.coordination;
+      const available = state.available && coordination.available();
       sendJson(res, {
         ok: true,
+        // Still serving while the shared state is away (from the last known state): degraded.
+        status: available ? 'ok' : 'degraded',
         // `kmi proxy-stop` only signals a pid that this endpoint vouches for.
         service: 'kmi',
         pid: process.pid,
         version: ctx.version,
         dry_run: ctx.config.dryRun,
         uptime_s: Math.max(0, Math.floor((ctx.clock.now() - ctx.startedAtMs) / 1000)),
+        state: {
+          kind: state.kind,
+          location: state.location,
+          available: state.available,
+          down_since: state.downSinceMs === null ? null : new Date(state.downSinceMs).toISOString(),
+          reason: state.reason,
+        },
+        coordination: {
+          shared: coordination.shared,
+          available: coordination.available(),
+          pending_writes: coordination.pendingWrites(),
+        },
       });
       return;
+    }
     case 'status':
       sendJson(res, proxyStatus(ctx));
       return;

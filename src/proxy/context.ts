@@ -2,6 +2,7 @@
 import type { KeyRecord } from '../auth/types.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
+import type { Coordination } from '../state/coordination.js';
 import type { Logger } from '../log/types.js';
 import type { TraceSink } from '../trace/record.js';
 import type { BlocklistRechecker } from './background.js';
@@ -34,9 +35,17 @@ export interface ProxyContext {
   readonly random: () => number;
   /** Backoff between retries; rejects when the client goes away. */
   readonly sleep: (ms: number, cancel: Cancellation) => Promise<void>;
+  /** This proxy's own global limit (file store); null when off or when `shared` takes it. */
   readonly globalLimit: RateLimiter | null;
-  /** Index-aligned with keys; null when per-key limits are off. */
+  /** Index-aligned with keys; null when per-key limits are off or when `shared` takes them. */
   readonly keyLimits: readonly RateLimiter[] | null;
+  /** Round robin, rate limits, counters, cooldowns and blocks for the whole pool (Redis state). */
+  readonly coordination: Coordination;
+  /**
+   * The coordination when it is shared by several proxies (Redis), else null: the request path then
+   * stays synchronous and uses `globalLimit`, `keyLimits` and the StateSync rotation pointer.
+   */
+  readonly shared: Coordination | null;
   /** Set in dry-run: the simulator answers instead of the upstream. */
   readonly simulate: SimulateOptions | null;
   readonly version: string;

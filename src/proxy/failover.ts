@@ -7,6 +7,7 @@ import {
   needsBodyForClassification,
   type UpstreamOutcome,
 } from './classify.js';
+import type { Coordination } from '../state/coordination.js';
 import type { ProxyContext } from './context.js';
 import type { ClientHeaders } from './headers.js';
 import { upstreamHeaders } from './headers.js';
@@ -160,12 +161,78 @@ class Selection {
     const start = this.auto ? ctx.sync.rotationIndex : this.activeIndex;
     const i = pickKey(n, start, this.usableFn, this.lowFn);
     if (i >= 0) {
-      if (this.triedList === null) this.triedMask |= 1 << i;
-      else this.triedList[i] = 1;
+      this.mark(i);
       ctx.keyLimits?.[i]?.take(this.now);
       if (this.auto) ctx.sync.setRotationIndex((i + 1) % n);
     }
     return i;
+  }
+
+  /** Shared mode: the candidate order fixed by the first pick (the keys after it are the failover order). */
+  private order: number[] | null = null;
+
+  private mark(i: number): void {
+    if (this.triedList === null) this.triedMask |= 1 << i;
+    else this.triedList[i] = 1;
+  }
+
+  /**
+   * `next()` for proxies sharing state (Redis): the round-robin position comes from the shared
+   * counter over the keys eligible now (auto mode), and per-key limits are the shared windows.
+   */
+  async nextShared(shared: Coordination): Promise<number> {
+    const { ctx } = this;
+    const n = ctx.keys.length;
+    if (this.order === null) {
+      let start = this.activeIndex;
+      if (this.auto) {
+        const eligible: number[] = [];
+        for (let j = 0; j < n; j++) if (this.usable(j)) eligible.push(j);
+        if (eligible.length === 0) return -1;
+        const k = await shared.nextRoundRobin(eligible.length);
+        start = eligible[k] ?? eligible[0]!;
+        ctx.sync.setRotationIndex((start + 1) % n);
+      }
+      const order: number[] = [];
+      const low: number[] = [];
+      for (let k = 0; k < n; k++) {
+        const j = (start + k) % n;
+        if (this.lowFn?.(j) === true) low.push(j);
+        else order.push(j);
+      }
+      this.order = order.concat(low);
+    }
+    const { rpsPerKey, rpmPerKey } = this;
+    for (const j of this.order) {
+      if (!this.usable(j)) continue;
+      if (rpsPerKey > 0 || rpmPerKey > 0) {
+        const wait = await shared.tryAcquireRate(
+          { label: ctx.labels[j]! },
+          { rps: rpsPerKey, rpm: rpmPerKey },
+          this.now,
+        );
+        if (wait > 0) {
+          this.skip(j, {
+            label: ctx.labels[j]!,
+            reason: 'rate_limited',
+            detail: null,
+            untilMs: this.now + wait,
+          });
+          this.mark(j);
+          continue;
+        }
+      }
+      this.mark(j);
+      return j;
+    }
+    return -1;
+  }
+
+  private get rpsPerKey(): number {
+    return this.ctx.config.proxyMaxRpsPerKey;
+  }
+  private get rpmPerKey(): number {
+    return this.ctx.config.proxyMaxRpmPerKey;
   }
 
   /** Mark every key that could still have served as "not tried: failover limit". */
@@ -187,7 +254,8 @@ class Selection {
 export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise<ExchangeResult> {
   const tally: Tally = { attempts: 0, failoverFrom: NO_FAILOVER };
   const selection = new Selection(ctx);
-  let i = selection.next();
+  const shared = ctx.shared;
+  let i = shared === null ? selection.next() : await selection.nextShared(shared);
   let switches = 0;
   while (i >= 0) {
     const turn = await keyTurn(ctx, i, req, tally);
@@ -218,7 +286,7 @@ export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise
       break;
     }
     const from = i;
-    i = selection.next();
+    i = shared === null ? selection.next() : await selection.nextShared(shared);
     if (i >= 0) {
       switches++;
       ctx.metrics.failover();

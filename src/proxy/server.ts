@@ -8,6 +8,8 @@ import type { Config } from '../config/schema.js';
 import { KmiError } from '../errors.js';
 import { nullLogger, type Logger } from '../log/types.js';
 import type { StateBackend } from '../state/backend.js';
+import type { Coordination } from '../state/coordination.js';
+import { openCoordination, subscribeStateEvents, type OpenStateEvent } from '../state/open.js';
 import type { TraceSink } from '../trace/record.js';
 import { handleAdmin, isPublicAdminRoute } from './admin.js';
 import { BlocklistRechecker } from './background.js';
@@ -50,6 +52,8 @@ export interface ProxyOptions {
   upstreamConnections?: number;
   /** /usages for the background refresh and blocklist recheck (default: fetchAllUsages, synthetic in dry-run). */
   fetchUsages?: FetchUsages;
+  /** Shared round robin / limits / writes; default: openCoordination(store) (Redis → shared). */
+  coordination?: Coordination;
 }
 
 export interface RunningProxy {
@@ -79,12 +83,23 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     logger.warn('proxy.key_upstream_rejected', { label: key.label, problem: checked.problem });
     return null;
   });
-  const sync = await StateSync.open({
-    store,
-    labels,
-    logger,
-    usageFallbackMs: config.rotationCooldownSeconds * 1000,
-  });
+  const initial = await store.read();
+  const coordination =
+    options.coordination ??
+    (await openCoordination(store, { rotationStart: initial.rotation_index }));
+  const shared = coordination.shared ? coordination : null;
+  // Outages of the shared state are logged once each (the link reports them once).
+  const unsubscribe = subscribeStateEvents(store, (event) => logStateEvent(logger, event));
+  const sync = StateSync.fromState(
+    {
+      store,
+      labels,
+      logger,
+      usageFallbackMs: config.rotationCooldownSeconds * 1000,
+      coordination: shared,
+    },
+    initial,
+  );
   const allowed = targets.map((t) => t !== null);
   const fetchUsages = options.fetchUsages ?? defaultFetchUsages(config, clock);
   const background = { config, keys, allowed, sync, logger, clock, fetchUsages };
@@ -97,6 +112,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
   const perKey = config.proxyMaxRpsPerKey > 0 || config.proxyMaxRpmPerKey > 0;
   const global = new RateLimiter(config.proxyMaxRps, config.proxyMaxRpm);
+  const sharedGlobal = shared !== null && global.enabled;
   const ctx: ProxyContext = {
     config,
     keys,
@@ -113,16 +129,19 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     clock,
     random: options.random ?? Math.random,
     sleep: options.sleep ?? cancellableSleep,
-    globalLimit: global.enabled ? global : null,
-    keyLimits: perKey
-      ? keys.map(() => new RateLimiter(config.proxyMaxRpsPerKey, config.proxyMaxRpmPerKey))
-      : null,
+    globalLimit: global.enabled && shared === null ? global : null,
+    keyLimits:
+      perKey && shared === null
+        ? keys.map(() => new RateLimiter(config.proxyMaxRpsPerKey, config.proxyMaxRpmPerKey))
+        : null,
+    coordination,
+    shared,
     simulate: config.dryRun ? (options.simulate ?? {}) : null,
     version: options.version ?? 'dev',
     startedAtMs: clock.now(),
   };
   const inFlight: InFlight = { active: 0, onDrained: null };
-  const handler = createHandler(ctx, inFlight);
+  const handler = createHandler(ctx, inFlight, sharedGlobal);
   const server = createServer({ keepAliveTimeout: 30_000, noDelay: true }, (req, res) => {
     void handler(req, res);
   });
@@ -141,6 +160,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   } catch (err) {
     await sync.close().catch(() => undefined);
+    await coordination.close().catch(() => undefined);
+    unsubscribe();
     await pools.destroy();
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     if (code === 'EADDRINUSE')
@@ -200,6 +221,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         reason: err instanceof Error ? err.message : String(err),
       });
     });
+    // Queued shared writes go out (briefly) before the caller closes the store's connection.
+    await coordination.close().catch(() => undefined);
+    unsubscribe();
     await ctx.trace.flush().catch(() => undefined);
     logger.info('proxy.stopped', {});
   };
@@ -211,6 +235,30 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     refreshUsage: () => usage.refreshNow(),
     recheckBlocked: () => recheck.recheckNow(),
   };
+}
+
+/** Shared-state outages and recoveries, once each (the password is never in them). */
+function logStateEvent(logger: Logger, event: OpenStateEvent): void {
+  switch (event.kind) {
+    case 'backend-down':
+      logger.warn('proxy.state_backend_down', {
+        location: event.location,
+        reason: event.reason,
+        note: 'serving from the last known state; round robin and rate limits are per proxy until it returns',
+      });
+      return;
+    case 'backend-up':
+      logger.info('proxy.state_backend_up', { location: event.location });
+      return;
+    case 'backend-reseeded':
+      logger.warn('proxy.state_backend_reseeded', { location: event.location });
+      return;
+    case 'fail-open':
+      logger.warn('proxy.state_fail_open', { location: event.location, reason: event.reason });
+      return;
+    default:
+      return;
+  }
 }
 
 function delay(ms: number): Promise<void> {
@@ -301,7 +349,7 @@ function record(
 
 const NO_LABELS: string[] = [];
 
-function createHandler(ctx: ProxyContext, inFlight: InFlight) {
+function createHandler(ctx: ProxyContext, inFlight: InFlight, sharedGlobal: boolean) {
   const { config, logger } = ctx;
   const tokenCheck = createTokenCheck(config.proxyToken);
   const keyLabels = ctx.keys.map((k) => headerSafe(k.label));
@@ -352,8 +400,15 @@ function createHandler(ctx: ProxyContext, inFlight: InFlight) {
       body: null,
     };
 
-    if (ctx.globalLimit !== null) {
-      const wait = ctx.globalLimit.tryTake(flight.atMs);
+    if (ctx.globalLimit !== null || sharedGlobal) {
+      const wait =
+        ctx.globalLimit !== null
+          ? ctx.globalLimit.tryTake(flight.atMs)
+          : await ctx.shared!.tryAcquireRate(
+              'global',
+              { rps: config.proxyMaxRps, rpm: config.proxyMaxRpm },
+              flight.atMs,
+            );
       if (wait > 0) {
         const seconds = retryAfterSeconds(wait);
         refuse(

@@ -1,6 +1,7 @@
 // StateSync: the proxy's in-memory view of state.json — changes batched as deltas, flushed at most once a second, CLI edits picked up via watch.
 import type { Logger } from '../log/types.js';
 import type { StateBackend } from '../state/backend.js';
+import type { Coordination } from '../state/coordination.js';
 import { addKeyCounters, blockKey, keyState, markExhausted, markUsed } from '../state/key-state.js';
 import { parseUtc, type KeyState, type State, type UsageSnapshot } from '../state/schema.js';
 import {
@@ -97,6 +98,22 @@ export interface StateSyncOptions {
   readonly flushIntervalMs?: number;
   /** How long a used-up window without a reset time keeps a key out (default 300 s). */
   readonly usageFallbackMs?: number;
+  /**
+   * Shared state (Redis): counters go out with `addCounters` in the batched flush instead of
+   * `store.update`, cooldowns and blocks with `setCooldown`/`setBlock` at once, and the rotation
+   * pointer is not written (the shared counter is the position). Null/absent: the file-store path.
+   */
+  readonly coordination?: Coordination | null;
+}
+
+/** How long an own cooldown/block sent to the shared store stays applied while reads catch up. */
+const RECENT_WRITE_MS = 2000;
+
+/** A cooldown or block this proxy sent to the shared store, kept until a read shows it. */
+interface RecentMark {
+  exhaustUntilMs: number;
+  block: { reason: string; atMs: number; untilMs: number | null } | null;
+  sentAt: number;
 }
 
 /** A usage check this proxy made, kept until the state carries a newer one. */
@@ -132,6 +149,11 @@ export class StateSync {
   private readAgain = false;
   private readFailing = false;
   private readonly unwatch: () => void;
+  private readonly shared: Coordination | null;
+  /** Shared mode: counters written (or queued) but not yet in a state we read. */
+  private sent = new Map<string, PendingKey>();
+  /** Shared mode: own cooldowns/blocks sent, kept applied until a read carries them. */
+  private readonly recent = new Map<string, RecentMark>();
   private readonly intervalMs: number;
   private readonly fallbackMs: number;
 
@@ -140,6 +162,7 @@ export class StateSync {
     initial: State,
   ) {
     this.base = initial;
+    this.shared = options.coordination ?? null;
     this.intervalMs = options.flushIntervalMs ?? 1000;
     this.fallbackMs = options.usageFallbackMs ?? DEFAULT_USAGE_FALLBACK_MS;
     this.rotationIndex =
@@ -157,6 +180,11 @@ export class StateSync {
     return new StateSync(options, await options.store.read());
   }
 
+  /** As `open`, from a state the caller has just read. */
+  static fromState(options: StateSyncOptions, initial: State): StateSync {
+    return new StateSync(options, initial);
+  }
+
   /** The state file is the truth for these: the CLI switches them while the proxy runs. */
   get autoRotate(): boolean {
     return this.base.auto_rotate === true;
@@ -166,6 +194,10 @@ export class StateSync {
   }
   get activeIndex(): number {
     return this.base.active_index;
+  }
+  /** Where the state lives (for /_kmi/health). */
+  get store(): StateBackend {
+    return this.options.store;
   }
   /** The state as last read or written (without what is pending). Do not change it. */
   get state(): State {
@@ -217,6 +249,13 @@ export class StateSync {
     rt.blockedReason = reason;
     rt.blockedUntilMs = untilMs ?? Number.POSITIVE_INFINITY;
     this.pendingFor(rt.label).block = { reason, atMs: nowMs, untilMs };
+    if (this.shared !== null) {
+      const mark = this.recentFor(rt.label);
+      mark.block = { reason, atMs: nowMs, untilMs };
+      this.shared.setBlock(rt.label, reason, untilMs, nowMs).catch((err: unknown) => {
+        this.warnShared('block', err);
+      });
+    }
     this.schedule();
   }
 
@@ -227,6 +266,13 @@ export class StateSync {
     rt.exhaustedUntilMs = untilMs;
     const p = this.pendingFor(rt.label);
     p.exhaustUntilMs = Math.max(p.exhaustUntilMs, untilMs);
+    if (this.shared !== null) {
+      const mark = this.recentFor(rt.label);
+      mark.exhaustUntilMs = Math.max(mark.exhaustUntilMs, untilMs);
+      this.shared.setCooldown(rt.label, untilMs).catch((err: unknown) => {
+        this.warnShared('cooldown', err);
+      });
+    }
     this.schedule();
   }
 
@@ -244,6 +290,8 @@ export class StateSync {
   setRotationIndex(index: number): void {
     if (index === this.rotationIndex) return;
     this.rotationIndex = index;
+    // Shared state: the shared counter is the position; this one is only for display.
+    if (this.shared !== null) return;
     this.rotationDirty = true;
     this.schedule();
   }
@@ -300,13 +348,28 @@ export class StateSync {
     this.flushing = batch;
     this.writing = true;
     this.writeEpoch++;
+    const shared = this.shared;
     const run = async (): Promise<State> => {
       try {
-        const state = await this.options.store.update((s) => {
-          applyToState(s, batch, seen);
-          if (rotation) s.rotation_index = rotationIndex;
-          if (mutate !== null) mutate(s);
-        });
+        let state: State;
+        if (shared !== null) {
+          // Counters as deltas (one script per label, pipelined); cooldowns and blocks went out at
+          // once. Resolves once written or queued (Redis away): the batch is then the coordination's.
+          await Promise.all([...batch].map(([label, p]) => shared.addCounters(label, toDelta(p))));
+          for (const [label, p] of batch) {
+            const older = this.sent.get(label);
+            this.sent.set(label, older === undefined ? p : mergePending(older, p));
+          }
+          state = mutate !== null ? await this.options.store.update(mutate) : this.base;
+          // A state read after the counters were written carries them.
+          if (mutate !== null) this.sent.clear();
+        } else {
+          state = await this.options.store.update((s) => {
+            applyToState(s, batch, seen);
+            if (rotation) s.rotation_index = rotationIndex;
+            if (mutate !== null) mutate(s);
+          });
+        }
         this.base = state;
         this.flushing = null;
         this.rebuild();
@@ -335,6 +398,45 @@ export class StateSync {
     };
     this.inFlight = run();
     return this.inFlight;
+  }
+
+  private recentFor(label: string): RecentMark {
+    let mark = this.recent.get(label);
+    if (mark === undefined) {
+      mark = { exhaustUntilMs: 0, block: null, sentAt: 0 };
+      this.recent.set(label, mark);
+    }
+    mark.sentAt = Date.now();
+    return mark;
+  }
+
+  /**
+   * Drop own cooldowns/blocks that `state` (newer than our view) carries, that someone lifted
+   * (kmi unblock), or that are older than RECENT_WRITE_MS (the shared store has them by then).
+   */
+  private settleRecent(state: State): void {
+    const now = Date.now();
+    for (const [label, mark] of this.recent) {
+      const before = ownEntry(this.base, label);
+      const after = ownEntry(state, label);
+      if (mark.block !== null && (hasBlock(after) || (hasBlock(before) && !hasBlock(after))))
+        mark.block = null;
+      if (
+        mark.exhaustUntilMs > 0 &&
+        ((parseUtc(after?.exhausted_until) ?? 0) >= mark.exhaustUntilMs ||
+          (before?.exhausted_until != null && after?.exhausted_until == null))
+      )
+        mark.exhaustUntilMs = 0;
+      if ((mark.block === null && mark.exhaustUntilMs === 0) || now - mark.sentAt > RECENT_WRITE_MS)
+        this.recent.delete(label);
+    }
+  }
+
+  private warnShared(what: string, err: unknown): void {
+    this.options.logger.warn('proxy.state_write_failed', {
+      what,
+      reason: err instanceof Error ? err.message : String(err),
+    });
   }
 
   private pendingFor(label: string): PendingKey {
@@ -412,6 +514,11 @@ export class StateSync {
       if (p.exhaustUntilMs > 0 && before?.exhausted_until != null && after?.exhausted_until == null)
         p.exhaustUntilMs = 0;
     }
+    if (this.shared !== null) {
+      // The read came after our counter writes (reads overlapping a write are dropped): it has them.
+      this.sent.clear();
+      this.settleRecent(state);
+    }
     this.base = state;
     this.rebuild();
   }
@@ -426,12 +533,34 @@ export class StateSync {
         if (own.atMs >= rt.lastUsageAtMs) applyUsage(rt, own.snapshot, own.atMs, this.fallbackMs);
         else this.ownUsage[i] = undefined;
       }
+      const s = this.sent.get(rt.label);
+      if (s) overlay(rt, s);
+      const r = this.recent.get(rt.label);
+      if (r) {
+        if (r.block !== null) {
+          rt.blockedReason = r.block.reason;
+          rt.blockedUntilMs = r.block.untilMs ?? Number.POSITIVE_INFINITY;
+        }
+        rt.exhaustedUntilMs = Math.max(rt.exhaustedUntilMs, r.exhaustUntilMs);
+      }
       const f = this.flushing?.get(rt.label);
       if (f) overlay(rt, f);
       const p = this.pending.get(rt.label);
       if (p) overlay(rt, p);
     }
   }
+}
+
+function toDelta(p: PendingKey) {
+  return {
+    request_count: p.request_count,
+    error_401: p.error_401,
+    error_403: p.error_403,
+    error_429: p.error_429,
+    error_5xx: p.error_5xx,
+    ...(p.lastUsedMs > 0 ? { lastUsedMs: p.lastUsedMs } : {}),
+    ...(p.failures !== null ? { consecutiveFailures: p.failures } : {}),
+  };
 }
 
 function ownEntry(state: State, label: string): KeyState | undefined {

@@ -1,4 +1,5 @@
 // The proxy's TraceSink: finalises records off the request path, keeps a ring of recent ones, appends trace.jsonl.
+import type { Config } from '../config/schema.js';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { createRotatingWriter, type RotatingWriterStats } from '../files/rotating-writer.js';
@@ -201,4 +202,21 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
     },
     stats: () => ({ ...file.stats(), recorded, droppedPending }),
   };
+}
+
+/** The trace writer for a configuration: `<state dir>/trace/trace.jsonl` with its rotation and prompt settings. */
+export function createTraceWriterFor(
+  config: Pick<
+    Config,
+    'stateDir' | 'traceMaxBytes' | 'traceBackups' | 'enforceFilePerms' | 'timezone' | 'tracePrompts'
+  >,
+): TraceWriter {
+  return createTraceWriter({
+    dir: join(config.stateDir, 'trace'),
+    maxBytes: config.traceMaxBytes,
+    backups: config.traceBackups,
+    enforcePerms: config.enforceFilePerms,
+    timezone: config.timezone,
+    tracePrompts: config.tracePrompts,
+  });
 }
