@@ -139,6 +139,13 @@ describe.skipIf(!HAS_REDIS)('kmi against the Redis state backend', () => {
     const failed = downBody.checks.find((c) => c.id === 'state-backend');
     expect(failed?.status).toBe('fail');
     expect(failed?.fix).toContain('KMI_STATE_URL');
+
+    // Without fail-open the report still comes out: the backend's own row carries the failure.
+    const strict = await kmi(['doctor', '--json'], { KMI_STATE_URL: dead });
+    expect(strict.code).toBe(1);
+    const strictBody = JSON.parse(strict.stdout) as typeof body;
+    expect(strictBody.checks.find((c) => c.id === 'state-backend')?.status).toBe('fail');
+    expect(strict.stdout + strict.stderr).not.toContain(PASSWORD);
   });
 
   it('with Redis unreachable: a clear error naming KMI_STATE_URL (exit 1), or the cache with KMI_STATE_FAIL_OPEN=1', async () => {

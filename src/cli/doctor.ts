@@ -1,5 +1,6 @@
 // `kmi doctor`: configuration, keys, proxy and file checks (OK/WARN/FAIL with a fix), plus blocklist recheck and clearing.
-import { SilentExit } from '../errors.js';
+import { KmiError, SilentExit } from '../errors.js';
+import { emptyState, type State } from '../state/schema.js';
 import { probeProxy, proxyBaseUrl } from '../daemon/probe.js';
 import { runChecks, type DoctorRow } from '../doctor/checks.js';
 import {
@@ -50,11 +51,19 @@ export async function run(ctx: Context, opts: Record<string, unknown>): Promise<
         .audit('keys_unblocked_by_recheck', { labels: unblocked, actor: config.auditActor });
   }
 
+  // An unreachable state backend must not stop the report: its own check row says FAIL and why.
+  let state: State;
+  try {
+    state = await store.read();
+  } catch (err) {
+    if (!(err instanceof KmiError)) throw err;
+    state = emptyState();
+  }
   const proxyUrl = proxyBaseUrl(config);
   const rows = await runChecks({
     config,
     registry,
-    state: await store.read(),
+    state,
     proxy: await probeProxy(config),
     proxyUrl,
     kimiBaseUrl: process.env.KIMI_BASE_URL,

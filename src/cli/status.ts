@@ -50,7 +50,8 @@ export async function run(ctx: Context): Promise<CommandResult> {
     version: ctx.version,
     env_file: config.envFile,
     auths_dir: registry.dir,
-    state_path: join(config.stateDir, 'state.json'),
+    // The file, or the Redis URL with its password hidden.
+    state_path: ctx.store().location,
     proxy: {
       running: probe.running,
       host: config.proxyListen.host,
