@@ -106,3 +106,22 @@ describe('kmi proxy (daemon)', () => {
     expect(r.stderr).toContain('KMI_PROXY_ALLOW_REMOTE');
   });
 });
+
+describe('daemon log rotation', () => {
+  it('rotates proxy.out at start once it reaches KMI_LOG_MAX_MB, keeping KMI_LOG_BACKUPS files', async () => {
+    const { rotateDaemonLog } = await import('../src/daemon/control.js');
+    const logs = join(sb.stateDir, 'logs');
+    await mkdir(logs, { recursive: true });
+    const path = join(logs, 'proxy.out');
+    await writeFile(path, 'small\n');
+    expect(await rotateDaemonLog(path, 1024, 2)).toBe(false);
+    for (const round of ['one', 'two', 'three']) {
+      await writeFile(path, `${round}\n`.repeat(400));
+      expect(await rotateDaemonLog(path, 1024, 2)).toBe(true);
+    }
+    expect(existsSync(path)).toBe(false);
+    expect((await readFile(`${path}.1`, 'utf8')).startsWith('three')).toBe(true);
+    expect((await readFile(`${path}.2`, 'utf8')).startsWith('two')).toBe(true);
+    expect(existsSync(`${path}.3`)).toBe(false);
+  });
+});

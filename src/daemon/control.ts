@@ -1,7 +1,7 @@
 // Start, find and stop the background proxy: pid file + health endpoint, never a process we cannot verify.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -138,6 +138,33 @@ export async function stopDaemon(
   return { stopped: true, pid, forced, staleRemoved: status.staleRemoved };
 }
 
+/**
+ * proxy.out is the daemon's stdout, so it cannot be renamed under a running process without losing
+ * lines; it is rotated like kmi.log (KMI_LOG_MAX_MB, KMI_LOG_BACKUPS) each time a daemon starts.
+ */
+export async function rotateDaemonLog(
+  path: string,
+  maxBytes: number,
+  backups: number,
+): Promise<boolean> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    return false;
+  }
+  if (size < maxBytes) return false;
+  if (backups === 0) {
+    await rm(path, { force: true });
+    return true;
+  }
+  for (let i = backups - 1; i >= 1; i--) {
+    await rename(`${path}.${i}`, `${path}.${i + 1}`).catch(() => {});
+  }
+  await rename(path, `${path}.1`);
+  return true;
+}
+
 async function lastLines(path: string, n: number): Promise<string> {
   try {
     const text = await readFile(path, 'utf8');
@@ -183,6 +210,7 @@ export async function startDaemon(
   const logPath = daemonLogPath(config);
   await ensureSecureDir(join(config.stateDir, 'logs'), config.enforceFilePerms);
   await ensureSecureDir(config.stateDir, config.enforceFilePerms);
+  await rotateDaemonLog(logPath, config.logMaxBytes, config.logBackups);
   const fd = openSync(logPath, 'a', config.enforceFilePerms ? 0o600 : 0o644);
   let child;
   try {
