@@ -1,9 +1,12 @@
-// The JSON the proxy sends the dashboard page (mirrors src/proxy/dashboard/view.ts and feed.ts).
+// The JSON contract between the proxy and the dashboard page: the one definition, used by the page and by
+// src/proxy/dashboard (types only, so nothing of the server reaches the browser bundle).
 
 export type Health = 'healthy' | 'warn' | 'exhausted' | 'blocked';
 
 export interface Quota {
+  /** Remaining, 0–100; null when unknown. */
   readonly remaining_pct: number | null;
+  /** Epoch ms; null when unknown. */
   readonly reset_at: number | null;
 }
 
@@ -12,16 +15,22 @@ export interface KeyView {
   readonly masked_key: string;
   readonly priority: number;
   readonly disabled: boolean;
+  /** The key manual mode sends everything to (false for all keys while auto-rotate is on). */
   readonly active: boolean;
   readonly health: Health;
+  /** Why the key has this health, in words. */
   readonly reason: string;
+  /** Why the proxy skips the key right now, or null when it can serve. */
   readonly skip: string | null;
   readonly skip_text: string | null;
+  /** Epoch ms when it may serve again (null: now, unknown or never by itself). */
   readonly available_at: number | null;
   readonly blocked_reason: string | null;
+  /** Whether Unblock would change anything (a block, a cooldown or a failure streak). */
   readonly can_unblock: boolean;
   readonly five_hour: Quota | null;
   readonly weekly: Quota | null;
+  /** Epoch ms of the usage numbers shown; null when none are known. */
   readonly usage_at: number | null;
   readonly usage_synthetic: boolean;
   readonly requests: number;
@@ -31,6 +40,7 @@ export interface KeyView {
   readonly error_429: number;
   readonly error_5xx: number;
   readonly consecutive_failures: number;
+  /** Epoch ms; null when never used. */
   readonly last_used: number | null;
 }
 
@@ -55,6 +65,7 @@ export interface Warning {
 }
 
 export interface Snapshot {
+  /** Server time (epoch ms), so the page can count down without trusting its own clock. */
   readonly now: number;
   readonly version: string;
   readonly pid: number;
@@ -73,6 +84,7 @@ export interface Snapshot {
   readonly warnings: readonly Warning[];
 }
 
+/** What the page gets per request: no prompt text, no key hash. */
 export interface FeedRecord {
   readonly id: string;
   readonly ts: string;
@@ -89,8 +101,11 @@ export interface FeedRecord {
 }
 
 export interface RateSeries {
+  /** The last second in the series (epoch seconds). */
   readonly end: number;
+  /** Oldest second with complete data; earlier seconds were not observed. */
   readonly since: number;
+  /** Requests per second, oldest first; `counts[counts.length - 1]` is second `end`. */
   readonly counts: readonly number[];
   readonly errors: readonly number[];
 }

@@ -1,25 +1,10 @@
 // The live feed: one trace subscription shared by every open dashboard, pushed as text/event-stream; nothing runs without viewers.
 import type { ServerResponse } from 'node:http';
 import type { TraceRecord } from '../../trace/record.js';
+import type { FeedRecord } from '../../web/types.js';
 import type { ProxyContext } from '../context.js';
 import { isErrorStatus, RateBuckets, traceTsMs, type RateSeries } from './rate.js';
 import { buildSnapshot } from './view.js';
-
-/** What the page gets per request: no prompt text, no key hash. */
-export interface FeedRecord {
-  readonly id: string;
-  readonly ts: string;
-  readonly key: string | null;
-  readonly method: string;
-  readonly endpoint: string;
-  readonly status: number;
-  readonly latency_ms: number;
-  readonly ttfb_ms: number | null;
-  readonly attempts: number;
-  readonly failover_from: readonly string[];
-  readonly error_code: string | null;
-  readonly stream: boolean;
-}
 
 export function feedRecord(r: TraceRecord): FeedRecord {
   return {

@@ -1,4 +1,5 @@
 // Per-second request and error counts for the last 15 minutes, in fixed arrays: O(1) per request, no allocation.
+import type { RateSeries } from '../../web/types.js';
 
 /** Seconds of history the sparkline shows. */
 export const RATE_WINDOW_S = 900;
@@ -8,15 +9,7 @@ export function isErrorStatus(status: number): boolean {
   return status >= 500 || status === 429;
 }
 
-export interface RateSeries {
-  /** The last second in the series (epoch seconds). */
-  readonly end: number;
-  /** Oldest second with complete data; earlier seconds were not observed. */
-  readonly since: number;
-  /** Requests per second, oldest first; `counts[counts.length - 1]` is second `end`. */
-  readonly counts: number[];
-  readonly errors: number[];
-}
+export type { RateSeries };
 
 export class RateBuckets {
   private readonly second = new Float64Array(RATE_WINDOW_S).fill(-1);

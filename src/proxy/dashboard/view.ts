@@ -3,6 +3,7 @@ import { classifyKeyHealth, type HealthStatus } from '../../health/score.js';
 import { formatUtc, type KeyState, type State } from '../../state/schema.js';
 import { CONFIDENCE_WINDOW, rotationConfidence } from '../../trace/confidence.js';
 import { t } from '../../ui/i18n/index.js';
+import type { Distribution, KeyView, Quota, Snapshot, Warning } from '../../web/types.js';
 import type { ProxyContext } from '../context.js';
 import type { KeyRuntime } from '../key-runtime.js';
 import {
@@ -14,85 +15,19 @@ import {
   type SkipReason,
 } from '../select.js';
 
-export interface QuotaView {
-  /** Remaining, 0–100; null when unknown. */
-  readonly remaining_pct: number | null;
-  /** Epoch ms; null when unknown. */
-  readonly reset_at: number | null;
-}
+export type QuotaView = Quota;
 
-export interface DashboardKey {
-  readonly label: string;
-  readonly masked_key: string;
-  readonly priority: number;
-  readonly disabled: boolean;
-  /** The key manual mode sends everything to (false for all keys while auto-rotate is on). */
-  readonly active: boolean;
+/** A key row as the proxy builds it: the wire shape, with the server's own health and skip types. */
+export interface DashboardKey extends KeyView {
   readonly health: HealthStatus;
-  /** Why the key has this health, in words. */
-  readonly reason: string;
-  /** Why the proxy skips the key right now, or null when it can serve. */
   readonly skip: SkipReason | null;
-  readonly skip_text: string | null;
-  /** Epoch ms when it may serve again (null: now, unknown or never by itself). */
-  readonly available_at: number | null;
-  readonly blocked_reason: string | null;
-  /** Whether Unblock would change anything (a block, a cooldown or a failure streak). */
-  readonly can_unblock: boolean;
-  readonly five_hour: QuotaView | null;
-  readonly weekly: QuotaView | null;
-  /** Epoch ms of the usage numbers shown; null when none are known. */
-  readonly usage_at: number | null;
-  readonly usage_synthetic: boolean;
-  readonly requests: number;
-  readonly errors: number;
-  readonly error_401: number;
-  readonly error_403: number;
-  readonly error_429: number;
-  readonly error_5xx: number;
-  readonly consecutive_failures: number;
-  /** Epoch ms; null when never used. */
-  readonly last_used: number | null;
 }
 
-export interface DashboardDistribution {
-  readonly window: number;
-  readonly confidence: number | null;
-  readonly warn: boolean;
-  readonly sample: number;
-  readonly considered: number;
-  readonly even_share: number;
-  readonly keys: readonly {
-    readonly label: string;
-    readonly count: number;
-    readonly share: number;
-    readonly eligible: boolean;
-  }[];
-}
+export type DashboardDistribution = Distribution;
+export type DashboardWarning = Warning;
 
-export interface DashboardWarning {
-  readonly level: 'error' | 'warn';
-  readonly text: string;
-}
-
-export interface DashboardSnapshot {
-  /** Server time (epoch ms), so the page can count down without trusting its own clock. */
-  readonly now: number;
-  readonly version: string;
-  readonly pid: number;
-  readonly dry_run: boolean;
-  readonly upstream: string;
-  readonly base_path: string;
-  readonly started_at: number;
-  readonly uptime_s: number;
-  readonly auto_rotate: boolean;
-  readonly auto_rotate_allowed: boolean;
-  readonly active_label: string | null;
-  readonly eligible_keys: number;
-  readonly failovers: number;
+export interface DashboardSnapshot extends Snapshot {
   readonly keys: readonly DashboardKey[];
-  readonly distribution: DashboardDistribution;
-  readonly warnings: readonly DashboardWarning[];
 }
 
 const msOrNull = (ms: number): number | null => (ms > 0 && Number.isFinite(ms) ? ms : null);
