@@ -167,28 +167,19 @@ describe('kmi unblock', () => {
   it('clears a block and a cooldown, and audits it', async () => {
     await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\n`);
     await sb.writeAuth('bravo.env', `KMI_API_KEY=${fakeKey('bravo')}\n`);
-    await mkdir(sb.stateDir, { recursive: true });
-    await writeFile(
-      join(sb.stateDir, 'state.json'),
-      JSON.stringify({
-        schema_version: 1,
-        active_index: 0,
-        rotation_index: 0,
-        auto_rotate: false,
-        last_health_refresh: null,
-        custom_field: 'kept',
-        keys: {
-          alpha: {
-            request_count: 5,
-            error_401: 1,
-            blocked_reason: 'auth',
-            blocked_until: null,
-            exhausted_until: null,
-          },
-          bravo: { request_count: 2, exhausted_until: '2999-01-01T00:00:00Z' },
+    await sb.writeState({
+      custom_field: 'kept',
+      keys: {
+        alpha: {
+          request_count: 5,
+          error_401: 1,
+          blocked_reason: 'auth',
+          blocked_until: null,
+          exhausted_until: null,
         },
-      }),
-    );
+        bravo: { request_count: 2, exhausted_until: '2999-01-01T00:00:00Z' },
+      },
+    });
     const before = await runKmi(sb, ['status', '--json']);
     const states = (JSON.parse(before.stdout) as { accounts: { label: string; state: string }[] })
       .accounts;
@@ -231,18 +222,10 @@ describe('kmi unblock', () => {
 
 describe('KMI_TIMEZONE', () => {
   it('shows state times in the configured zone', async () => {
-    await mkdir(sb.stateDir, { recursive: true });
-    await writeFile(
-      join(sb.stateDir, 'state.json'),
-      JSON.stringify({
-        schema_version: 1,
-        active_index: 0,
-        rotation_index: 0,
-        auto_rotate: false,
-        last_health_refresh: '2026-03-01T10:00:00Z',
-        keys: {},
-      }),
-    );
+    await sb.writeState({
+      last_health_refresh: '2026-03-01T10:00:00Z',
+      keys: {},
+    });
     const utc = await runKmi(sb, ['status', '--plain']);
     expect(utc.stdout).toContain('2026-03-01 10:00 +0000');
     const msk = await runKmi(sb, ['status', '--plain'], { env: { KMI_TIMEZONE: '+03:00' } });
@@ -296,18 +279,9 @@ describe('kmi status and a running proxy', () => {
     const env = { KMI_PROXY_LISTEN: `127.0.0.1:${port}` };
     await sb.writeAuth('alpha.env', `KMI_API_KEY=${fakeKey('alpha')}\n`);
     await sb.writeAuth('bravo.env', `KMI_API_KEY=${fakeKey('bravo')}\n`);
-    await mkdir(sb.stateDir, { recursive: true });
-    await writeFile(
-      join(sb.stateDir, 'state.json'),
-      JSON.stringify({
-        schema_version: 1,
-        active_index: 0,
-        rotation_index: 0,
-        auto_rotate: false,
-        last_health_refresh: null,
-        keys: { bravo: { request_count: 3, exhausted_until: '2999-01-01T00:00:00Z' } },
-      }),
-    );
+    await sb.writeState({
+      keys: { bravo: { request_count: 3, exhausted_until: '2999-01-01T00:00:00Z' } },
+    });
     child = spawn(process.execPath, [KMI_BIN, 'proxy', '--foreground'], {
       cwd: sb.cwd,
       env: { ...sb.env, ...env },

@@ -1,5 +1,5 @@
 // End-to-end: `kmi doctor` on healthy and broken set-ups, its JSON, blocklist clearing and live recheck.
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
@@ -27,21 +27,8 @@ interface DoctorJson {
   cleared: string[] | null;
 }
 
-async function writeState(keys: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  await mkdir(sb.stateDir, { recursive: true, mode: 0o700 });
-  await writeFile(
-    join(sb.stateDir, 'state.json'),
-    JSON.stringify({
-      schema_version: 1,
-      active_index: 0,
-      rotation_index: 0,
-      auto_rotate: false,
-      last_health_refresh: null,
-      keys,
-      ...extra,
-    }),
-    { mode: 0o600 },
-  );
+function writeState(keys: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return sb.writeState({ keys, ...extra });
 }
 
 describe('kmi doctor', () => {

@@ -18,6 +18,8 @@ export interface Sandbox {
   readonly env: Record<string, string>;
   /** Write an auth file into the sandbox's _auths/. */
   writeAuth(name: string, content: string): Promise<string>;
+  /** Write state.json in the Python tool's shape: `fields` over empty defaults (folder 0700, file 0600). */
+  writeState(fields: Record<string, unknown>): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -61,6 +63,21 @@ export async function makeSandbox(extraEnv: Record<string, string> = {}): Promis
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, content);
       for (const m of content.matchAll(/sk-[A-Za-z0-9_-]{8,}/g)) usedSecrets.add(m[0]);
+      return path;
+    },
+    writeState: async (fields) => {
+      const path = join(stateDir, 'state.json');
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      const state = {
+        schema_version: 1,
+        active_index: 0,
+        rotation_index: 0,
+        auto_rotate: false,
+        last_health_refresh: null,
+        keys: {},
+        ...fields,
+      };
+      await writeFile(path, JSON.stringify(state), { mode: 0o600 });
       return path;
     },
     cleanup: () => rm(root, { recursive: true, force: true }),
