@@ -50,6 +50,9 @@ export interface RotatingWriter {
   stats(): RotatingWriterStats;
 }
 
+/** Batches written closer together than this skip the check for a rename by another process. */
+const RENAME_CHECK_MS = 100;
+
 export function createRotatingWriter(options: RotatingWriterOptions): RotatingWriter {
   const { path, enforcePerms } = options;
   const maxBytes = Math.max(1, options.maxBytes);
@@ -67,6 +70,8 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
   let handleIno = -1;
   let size = 0;
   let dirReady = false;
+  /** When the open file was last checked against the path (Date.now()). */
+  let checkedAt = 0;
 
   let timer: NodeJS.Timeout | null = null;
   let immediate: NodeJS.Immediate | null = null;
@@ -126,9 +131,15 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
     }
   }
 
-  /** Open (or re-open) the file, following renames made by another process or a reader. */
-  async function ensureOpen(): Promise<void> {
+  /**
+   * Open (or re-open) the file, following renames made by another process or a reader. Under
+   * sustained load the rename check runs at most every RENAME_CHECK_MS; `recheck` forces it.
+   */
+  async function ensureOpen(recheck: boolean): Promise<void> {
     if (handle !== null) {
+      const now = Date.now();
+      if (!recheck && now - checkedAt < RENAME_CHECK_MS) return;
+      checkedAt = now;
       // Another writer (the CLI next to a running proxy) may have rotated the file under us.
       try {
         const st = await stat(path);
@@ -152,6 +163,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
       handle = h;
       handleIno = st.ino;
       size = st.size;
+      checkedAt = Date.now();
       if (mode !== undefined && (st.mode & 0o777 & ~SECURE_FILE_MODE) !== 0) {
         await tightenMode(path, SECURE_FILE_MODE, enforcePerms);
       }
@@ -190,15 +202,34 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
   }
 
   /** Write one batch: as many lines as fit before the size limit; rotate when the next line does not fit. */
-  async function writeLines(lines: string[]): Promise<void> {
+  async function writeLines(lines: string[], recheck: boolean): Promise<void> {
+    try {
+      await ensureOpen(recheck);
+      // The usual case: the whole batch fits, one buffer, no per-line sizes.
+      const all = Buffer.from(lines.length === 1 ? lines[0]! : lines.join(''), 'utf8');
+      if (size + all.length <= maxBytes || (size === 0 && lines.length === 1)) {
+        await writeAll(all);
+        size += all.length;
+        written += lines.length;
+        return;
+      }
+    } catch (err) {
+      await lost(err, lines.length);
+      return;
+    }
+    await writeLinesRotating(lines);
+  }
+
+  /** A batch that crosses the size limit: the lines that fit, then rotate, and so on. */
+  async function writeLinesRotating(lines: string[]): Promise<void> {
     const sizes = lines.map((l) => Buffer.byteLength(l, 'utf8'));
     let i = 0;
     while (i < lines.length) {
       try {
-        await ensureOpen();
+        await ensureOpen(true);
         if (size > 0 && size + sizes[i]! > maxBytes) {
           await rotate();
-          await ensureOpen();
+          await ensureOpen(true);
         }
         let end = i;
         let bytes = 0;
@@ -206,21 +237,23 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
           bytes += sizes[end]!;
           end++;
         }
-        const text =
-          i === 0 && end === lines.length ? lines.join('') : lines.slice(i, end).join('');
-        await writeAll(Buffer.from(text, 'utf8'));
+        await writeAll(Buffer.from(lines.slice(i, end).join(''), 'utf8'));
         size += bytes;
         written += end - i;
         i = end;
       } catch (err) {
-        // A full disk or a vanished folder costs this batch, never the process.
-        fail(err);
-        dropped += lines.length - i;
-        dirReady = false;
-        await closeHandle();
+        await lost(err, lines.length - i);
         return;
       }
     }
+  }
+
+  /** A full disk or a vanished folder costs this batch, never the process. */
+  async function lost(err: unknown, lines: number): Promise<void> {
+    fail(err);
+    dropped += lines;
+    dirReady = false;
+    await closeHandle();
   }
 
   /**
@@ -235,7 +268,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
       await null;
       try {
         while (pending() > 0) {
-          await writeLines(takeAll());
+          await writeLines(takeAll(), force);
           if (!force && queuedChars < batchBytes) break;
         }
       } finally {

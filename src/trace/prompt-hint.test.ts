@@ -168,3 +168,36 @@ describe('fastPromptText (reads the last user message without parsing the whole 
     expect(promptHint(reversed).hint).toBe('reversed order');
   });
 });
+
+describe('promptHint for repeated messages', () => {
+  it('gives each message its own hint however often messages repeat or are pushed out', () => {
+    const chat = (text: string) =>
+      body({
+        messages: [
+          { role: 'system', content: 'sys' },
+          { role: 'user', content: text },
+        ],
+      });
+    const texts = Array.from(
+      { length: 100 },
+      (_, i) => `message number ${i} sk-${'q'.repeat(30)}${i}`,
+    );
+    const first = texts.map((t) => promptHint(chat(t)));
+    for (let round = 0; round < 3; round++) {
+      for (let i = texts.length - 1; i >= 0; i--) {
+        expect(promptHint(chat(texts[i]!))).toEqual(first[i]);
+      }
+    }
+    expect(first[7]!.hint).toBe(hintFromText(texts[7]!).hint);
+    expect(first[7]!.hint).not.toContain('q'.repeat(30));
+    // The same words behind an empty user turn: the empty turn is skipped either way.
+    const withEmpty = body({
+      messages: [
+        { role: 'user', content: texts[3] },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: '   ' },
+      ],
+    });
+    expect(promptHint(withEmpty)).toEqual(first[3]);
+  });
+});

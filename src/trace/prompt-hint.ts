@@ -136,8 +136,11 @@ function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
-/** The string `content` of the message whose role starts at `at`; null when it is not a plain string here. */
-function stringContentAfter(body: Buffer, at: number): string | null {
+/**
+ * The raw (still escaped) string `content` of the message whose role starts at `at`, at most
+ * FAST_WINDOW_BYTES of it; null when it is not a plain string here.
+ */
+function contentLiteralAfter(body: Buffer, at: number): string | null {
   const content = body.indexOf(CONTENT, at);
   if (content < 0) return null;
   const nextRole = body.indexOf(ROLE, at + 1);
@@ -159,8 +162,10 @@ function stringContentAfter(body: Buffer, at: number): string | null {
     }
   }
   // A string longer than the window is cut; drop a half escape sequence at the cut.
-  const literal =
-    end >= 0 ? windowText.slice(0, end) : windowText.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+  return end >= 0 ? windowText.slice(0, end) : windowText.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+}
+
+function decodeLiteral(literal: string): string | null {
   try {
     return JSON.parse(`"${literal}"`) as string;
   } catch {
@@ -168,18 +173,60 @@ function stringContentAfter(body: Buffer, at: number): string | null {
   }
 }
 
-/** The last user message's text read straight from the bytes, or null to fall back to a full parse. */
-export function fastPromptText(body: Buffer): string | null {
+/**
+ * Hints of recently seen messages, keyed by the raw message text. An agent's tool loop sends the same
+ * last user message turn after turn, so most requests skip the decode, collapse and mask. Memory only.
+ */
+const recentHints = new Map<string, PromptHint>();
+const RECENT_HINTS_MAX = 32;
+
+function rememberHint(literal: string, hint: PromptHint): void {
+  if (recentHints.size >= RECENT_HINTS_MAX) {
+    const oldest = recentHints.keys().next().value;
+    if (oldest !== undefined) recentHints.delete(oldest);
+  }
+  recentHints.set(literal, hint);
+}
+
+/** Walk back over the user messages read straight from the bytes; `use` decides for each one. */
+function lastUserLiteral<T>(body: Buffer, use: (literal: string) => T | null | 'empty'): T | null {
   let before = body.length;
   for (let tries = 0; tries < 8; tries++) {
     const at = lastRoleUser(body, before - 1);
     if (at < 0) return null;
-    const text = stringContentAfter(body, at);
-    if (text === null) return null;
-    if (text.trim() !== '') return text;
+    const literal = contentLiteralAfter(body, at);
+    if (literal === null) return null;
+    const found = use(literal);
+    if (found !== 'empty') return found;
     before = at;
   }
   return null;
+}
+
+/** The last user message's text read straight from the bytes, or null to fall back to a full parse. */
+export function fastPromptText(body: Buffer): string | null {
+  return lastUserLiteral(body, textOf);
+}
+
+function textOf(literal: string): string | null | 'empty' {
+  const text = decodeLiteral(literal);
+  if (text === null) return null;
+  return text.trim() === '' ? 'empty' : text;
+}
+
+/** The hint of the last user message read straight from the bytes (cached by its text), or null. */
+function fastPromptHint(body: Buffer): PromptHint | null {
+  return lastUserLiteral(body, hintOf);
+}
+
+function hintOf(literal: string): PromptHint | null | 'empty' {
+  const known = recentHints.get(literal);
+  if (known !== undefined) return known;
+  const text = textOf(literal);
+  if (text === null || text === 'empty') return text;
+  const hint = hintFromText(text);
+  rememberHint(literal, hint);
+  return hint;
 }
 
 /** Never throws: invalid, empty or oversized bodies give nulls. */
@@ -197,8 +244,8 @@ export function promptHint(body: Buffer | null): PromptHint {
     return NONE;
   }
   try {
-    const fast = fastPromptText(body);
-    if (fast !== null) return hintFromText(fast);
+    const fast = fastPromptHint(body);
+    if (fast !== null) return fast;
   } catch {
     // fall through to the full parse
   }

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { createRotatingWriter, type RotatingWriterStats } from '../files/rotating-writer.js';
 import { formatZoned } from '../zoned-time.js';
+import { traceLine } from './line.js';
 import { promptHint } from './prompt-hint.js';
+import { RecordRing } from './ring.js';
 import {
   TRACE_SCHEMA_VERSION,
   type TraceEntry,
@@ -52,13 +54,14 @@ export function finaliseTraceRecord(
   options: {
     readonly timezone: string;
     readonly tracePrompts: boolean;
-    readonly nowMs?: number;
+    /** Time for an entry without a usable `atMs` (default Date.now()). */
+    readonly now?: () => number;
     /** Formats `ts` (default formatZoned in `timezone`). */
     readonly formatTs?: (ms: number) => string;
   },
 ): TraceRecord {
   const r = entry.record;
-  const at = Number.isFinite(entry.atMs) ? entry.atMs : (options.nowMs ?? Date.now());
+  const at = Number.isFinite(entry.atMs) ? entry.atMs : (options.now ?? Date.now)();
   const prompt = options.tracePrompts ? promptHint(entry.promptBody) : { hint: null, head: null };
   return {
     ts: options.formatTs ? options.formatTs(at) : formatZoned(at, options.timezone),
@@ -76,7 +79,7 @@ export function finaliseTraceRecord(
     schema_version: TRACE_SCHEMA_VERSION,
     ttfb_ms: r.ttfb_ms,
     attempts: r.attempts,
-    failover_from: [...r.failover_from],
+    failover_from: r.failover_from,
     stream: r.stream,
     dry_run: r.dry_run,
   };
@@ -95,22 +98,13 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
     ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
   });
 
-  const ring: TraceRecord[] = [];
-  let ringNext = 0; // where the next record goes once the ring is full
+  const ring = new RecordRing(ringSize);
   const listeners = new Set<(record: TraceRecord) => void>();
   let pending: TraceEntry[] = [];
   let scheduled: NodeJS.Immediate | null = null;
   let recorded = 0;
   let droppedPending = 0;
   let closed = false;
-
-  function remember(record: TraceRecord): void {
-    if (ring.length < ringSize) ring.push(record);
-    else {
-      ring[ringNext] = record;
-      ringNext = (ringNext + 1) % ringSize;
-    }
-  }
 
   // formatZoned with an IANA zone costs microseconds; ts has whole seconds, so reuse it within one.
   let tsSecond = NaN;
@@ -124,6 +118,13 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
     return tsText;
   };
 
+  const finaliseOptions = {
+    timezone: options.timezone,
+    tracePrompts: options.tracePrompts,
+    now: () => clock.now(),
+    formatTs,
+  };
+
   function processPending(): void {
     scheduled = null;
     const batch = pending;
@@ -132,19 +133,14 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
       let record: TraceRecord;
       let line: string;
       try {
-        record = finaliseTraceRecord(entry, {
-          timezone: options.timezone,
-          tracePrompts: options.tracePrompts,
-          nowMs: clock.now(),
-          formatTs,
-        });
-        line = JSON.stringify(record);
+        record = finaliseTraceRecord(entry, finaliseOptions);
+        line = traceLine(record);
       } catch {
         droppedPending++;
         continue;
       }
       recorded++;
-      remember(record);
+      ring.push(record);
       for (const listener of listeners) {
         try {
           listener(record);
@@ -171,12 +167,7 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
       scheduled ??= setImmediate(processPending);
     },
     recent(limit?: number): readonly TraceRecord[] {
-      const ordered =
-        ring.length < ringSize
-          ? ring.slice()
-          : [...ring.slice(ringNext), ...ring.slice(0, ringNext)];
-      if (limit === undefined || limit >= ordered.length) return ordered;
-      return limit <= 0 ? [] : ordered.slice(ordered.length - limit);
+      return ring.recent(limit);
     },
     subscribe(listener: (record: TraceRecord) => void): () => void {
       listeners.add(listener);

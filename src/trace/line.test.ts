@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { asciiJsonString, traceLine } from './line.js';
+import type { TraceRecord } from './record.js';
+
+const base: TraceRecord = {
+  ts: '2026-11-25 10:00:00 +0300',
+  request_id: '0123456789abcdef0123456789abcdef',
+  method: 'POST',
+  prompt_hint: 'Summarise the benchmark results in one short…',
+  prompt_head: 'Summarise',
+  key_label: 'alpha',
+  key_hash: 'ab12cd34ef56ab78',
+  endpoint: '/chat/completions',
+  status: 200,
+  latency_ms: 12,
+  error_code: null,
+  rotation_index: 2,
+  schema_version: 1,
+  ttfb_ms: null,
+  attempts: 1,
+  failover_from: ['beta', 'gamma'],
+  stream: true,
+  dry_run: false,
+};
+
+describe('traceLine', () => {
+  it('parses back to the record, with the fields in the record order and a newline at the end', () => {
+    const line = traceLine(base);
+    expect(line.endsWith('}\n')).toBe(true);
+    expect(line.indexOf('\n')).toBe(line.length - 1);
+    const parsed = JSON.parse(line) as TraceRecord;
+    expect(parsed).toEqual(base);
+    expect(Object.keys(parsed)).toEqual(Object.keys(base));
+  });
+
+  it('writes only ASCII: non-ASCII as \\u escapes, like the Python tool', () => {
+    const r = { ...base, prompt_hint: 'привет “мир” 😀…', key_label: 'ключ' };
+    const line = traceLine(r);
+    expect(/^[\x00-\x7f]*$/.test(line)).toBe(true);
+    expect(line).toContain('\\u2026');
+    expect(JSON.parse(line)).toEqual(r);
+  });
+
+  it('escapes quotes, backslashes and control characters in every string', () => {
+    const nasty = 'a"b\\c\nd\te\u0001f\u2028';
+    const r = {
+      ...base,
+      method: nasty,
+      endpoint: `/x${nasty}`,
+      key_label: nasty,
+      error_code: nasty,
+      failover_from: [nasty],
+    };
+    const line = traceLine(r);
+    expect(line.indexOf('\n')).toBe(line.length - 1);
+    expect(JSON.parse(line)).toEqual(r);
+  });
+
+  it('writes nulls and non-finite numbers as null', () => {
+    const r = {
+      ...base,
+      prompt_hint: null,
+      prompt_head: null,
+      key_label: null,
+      key_hash: null,
+      latency_ms: Number.NaN,
+      failover_from: [],
+    };
+    const parsed = JSON.parse(traceLine(r)) as Record<string, unknown>;
+    expect(parsed.prompt_hint).toBeNull();
+    expect(parsed.key_label).toBeNull();
+    expect(parsed.latency_ms).toBeNull();
+    expect(parsed.failover_from).toEqual([]);
+  });
+});
+
+describe('asciiJsonString', () => {
+  it('quotes plain text as it is and escapes the rest', () => {
+    expect(asciiJsonString('plain text 123')).toBe('"plain text 123"');
+    expect(asciiJsonString('é')).toBe('"\\u00e9"');
+    expect(asciiJsonString('\u007f')).toBe('"\\u007f"');
+    expect(JSON.parse(asciiJsonString('\ud83d\ude00'))).toBe('\ud83d\ude00');
+  });
+});
