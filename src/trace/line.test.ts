@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asciiJsonString, traceLine } from './line.js';
+import { jsonString, traceLine } from './line.js';
 import type { TraceRecord } from './record.js';
 
 const base: TraceRecord = {
@@ -33,11 +33,11 @@ describe('traceLine', () => {
     expect(Object.keys(parsed)).toEqual(Object.keys(base));
   });
 
-  it('writes only ASCII: non-ASCII as \\u escapes, like the Python tool', () => {
+  it('keeps non-ASCII text as it is, so the file reads well with tail and grep', () => {
     const r = { ...base, prompt_hint: 'привет “мир” 😀…', key_label: 'ключ' };
     const line = traceLine(r);
-    expect(/^[\x00-\x7f]*$/.test(line)).toBe(true);
-    expect(line).toContain('\\u2026');
+    expect(line).toContain('"prompt_hint":"привет “мир” 😀…"');
+    expect(line).toContain('"key_label":"ключ"');
     expect(JSON.parse(line)).toEqual(r);
   });
 
@@ -74,11 +74,13 @@ describe('traceLine', () => {
   });
 });
 
-describe('asciiJsonString', () => {
-  it('quotes plain text as it is and escapes the rest', () => {
-    expect(asciiJsonString('plain text 123')).toBe('"plain text 123"');
-    expect(asciiJsonString('é')).toBe('"\\u00e9"');
-    expect(asciiJsonString('\u007f')).toBe('"\\u007f"');
-    expect(JSON.parse(asciiJsonString('\ud83d\ude00'))).toBe('\ud83d\ude00');
+describe('jsonString', () => {
+  it('quotes plain text as it is and escapes what JSON needs escaped', () => {
+    expect(jsonString('plain text 123')).toBe('"plain text 123"');
+    expect(jsonString('é')).toBe('"é"');
+    expect(jsonString('a"b\\c\n')).toBe('"a\\"b\\\\c\\n"');
+    expect(JSON.parse(jsonString('\ud83d\ude00'))).toBe('\ud83d\ude00');
+    // a lone surrogate is escaped, so the file stays valid UTF-8
+    expect(jsonString('\ud800')).toBe('"\\ud800"');
   });
 });

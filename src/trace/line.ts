@@ -1,22 +1,16 @@
-// One trace.jsonl line from a TraceRecord: JSON in the record's field order, ASCII only (non-ASCII as \uXXXX, like Python's json.dumps), newline included.
+// One trace.jsonl line from a TraceRecord: JSON in the record's field order, newline included, built without JSON.stringify of the whole record.
 import type { TraceRecord } from './record.js';
 
-// Printable ASCII except `"` and `\`: such strings go out as they are.
+// Printable ASCII except `"` and `\`: such strings need no escaping.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-const NON_ASCII = /[\u007f-\uffff]/g;
 
-function escapeNonAscii(ch: string): string {
-  return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-}
-
-/** A JSON string literal with only ASCII characters in it. */
-export function asciiJsonString(value: string): string {
-  if (PLAIN.test(value)) return `"${value}"`;
-  return JSON.stringify(value).replace(NON_ASCII, escapeNonAscii);
+/** A JSON string literal; non-ASCII text stays as it is (UTF-8 in the file, readable with tail). */
+export function jsonString(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
 function str(value: string | null): string {
-  return value === null ? 'null' : asciiJsonString(value);
+  return value === null ? 'null' : jsonString(value);
 }
 
 // Hints, labels, key hashes, methods and the second-resolution ts repeat from line to line (the
@@ -28,7 +22,7 @@ function repeated(value: string | null): string {
   if (value === null) return 'null';
   let literal = literals.get(value);
   if (literal === undefined) {
-    literal = asciiJsonString(value);
+    literal = jsonString(value);
     if (literals.size >= LITERALS_MAX) literals.clear();
     literals.set(value, literal);
   }
@@ -44,15 +38,15 @@ function labels(values: readonly string[]): string {
   let out = '[';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ',';
-    out += asciiJsonString(values[i] as string);
+    out += jsonString(values[i] as string);
   }
   return `${out}]`;
 }
 
 /**
- * The line for one record. Written by hand rather than with JSON.stringify: the output stays a
- * one-byte string (a `…` in the hint would make the whole line two-byte), and it ends in `\n`, so
- * the file writer appends it without another copy. Parses to the same object as the record.
+ * The line for one record, ending in `\n` so the file writer appends it without another copy.
+ * Strings that repeat from line to line (hints, labels, hashes, the ts of this second) reuse their
+ * literals. Parses to the same object as the record.
  */
 export function traceLine(r: TraceRecord): string {
   return (

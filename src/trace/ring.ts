@@ -2,7 +2,6 @@
 import type { TraceRecord } from './record.js';
 
 const NO_LABELS: string[] = [];
-const REQUEST_ID = /^[0-9a-f]{32}$/;
 
 /**
  * Under load a ring of record objects gets every record promoted to the old generation (each one
@@ -11,7 +10,7 @@ const REQUEST_ID = /^[0-9a-f]{32}$/;
  */
 export class RecordRing {
   private readonly ts: string[];
-  private readonly ids: Buffer;
+  private readonly ids: string[];
   private readonly method: string[];
   private readonly hint: (string | null)[];
   private readonly head: (string | null)[];
@@ -31,7 +30,7 @@ export class RecordRing {
 
   constructor(readonly size: number) {
     this.ts = new Array<string>(size).fill('');
-    this.ids = Buffer.alloc(size * 16);
+    this.ids = new Array<string>(size).fill('');
     this.method = new Array<string>(size).fill('');
     this.hint = new Array<string | null>(size).fill(null);
     this.head = new Array<string | null>(size).fill(null);
@@ -53,15 +52,8 @@ export class RecordRing {
     this.next = i + 1 === this.size ? 0 : i + 1;
     if (this.count < this.size) this.count++;
     this.ts[i] = r.ts;
-    // Request ids are 32 lowercase hex characters, kept as 16 bytes; anything else rides along with
-    // the method (tests and odd callers only).
-    if (REQUEST_ID.test(r.request_id)) {
-      this.ids.write(r.request_id, i * 16, 16, 'hex');
-      this.method[i] = r.method;
-    } else {
-      this.ids.fill(0, i * 16, i * 16 + 16);
-      this.method[i] = `${r.method}\u0000${r.request_id}`;
-    }
+    this.ids[i] = r.request_id;
+    this.method[i] = r.method;
     this.hint[i] = r.prompt_hint;
     this.head[i] = r.prompt_head;
     this.label[i] = r.key_label;
@@ -91,19 +83,12 @@ export class RecordRing {
   }
 
   private at(i: number): TraceRecord {
-    let method = this.method[i]!;
-    let requestId: string;
-    const cut = method.indexOf('\u0000');
-    if (cut >= 0) {
-      requestId = method.slice(cut + 1);
-      method = method.slice(0, cut);
-    } else requestId = this.ids.toString('hex', i * 16, i * 16 + 16);
     const n = i * 6;
     const ttfb = this.numbers[n + 3]!;
     return {
       ts: this.ts[i]!,
-      request_id: requestId,
-      method,
+      request_id: this.ids[i]!,
+      method: this.method[i]!,
       prompt_hint: this.hint[i]!,
       prompt_head: this.head[i]!,
       key_label: this.label[i]!,
