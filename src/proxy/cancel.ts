@@ -18,14 +18,16 @@ export class Cancellation {
   /** Watch `res`: its close before the response finished means the client went away. */
   static forResponse(res: ServerResponse): Cancellation {
     const cancel = new Cancellation();
-    res.on('close', () => {
-      if (res.writableFinished) {
-        const target = cancel.target;
-        cancel.target = null;
-        target?.completed?.();
-      } else cancel.abort();
-    });
+    (res as WatchedResponse)[CANCELLATION] = cancel;
+    res.on('close', onResponseClose); // one shared listener: no closure per request
     return cancel;
+  }
+
+  /** The response was handed over completely: tell the target, if it wants to know. */
+  finished(): void {
+    const target = this.target;
+    this.target = null;
+    target?.completed?.();
   }
 
   /** Make `target` the one to tell (at once, if the client already left). */
@@ -49,6 +51,18 @@ export class Cancellation {
     this.target = null;
     target?.cancelled();
   }
+}
+
+const CANCELLATION = Symbol('kmi.cancellation');
+type WatchedResponse = ServerResponse & { [CANCELLATION]?: Cancellation };
+
+function onResponseClose(this: WatchedResponse): void {
+  const cancel = this[CANCELLATION];
+  if (cancel === undefined) return;
+  this[CANCELLATION] = undefined;
+  // Closed before the response finished: the client went away.
+  if (this.writableFinished) cancel.finished();
+  else cancel.abort();
 }
 
 /** A sleep that ends early (rejecting) when the client goes away. */

@@ -1,5 +1,5 @@
 // relay: send a chosen upstream answer to the client — original status and headers, then the body streamed with backpressure.
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Cancellation } from './cancel.js';
 import { clientResponseHeaders } from './headers.js';
 import type { RelayEnd } from './reply-body.js';
@@ -14,17 +14,20 @@ export function isEventStream(headers: UpstreamReply['headers']): boolean {
 }
 
 /**
- * Write the upstream's status and headers plus `extraHeaders` (synchronously: the head is out when
- * this returns), then relay the body; the promise says how the relay ended.
+ * Write the upstream's status and headers plus kmi's `x-kmi-key-label` and `x-kmi-request-id`
+ * (synchronously: the head is out when this returns), then relay the body; the promise says how
+ * the relay ended.
  */
 export function relay(
   res: ServerResponse,
   reply: UpstreamReply,
-  extraHeaders: OutgoingHttpHeaders,
+  keyLabel: string,
+  requestId: string,
   cancel: Cancellation,
 ): Promise<RelayEnd> {
   const headers = clientResponseHeaders(reply.headers);
-  for (const name in extraHeaders) headers[name] = extraHeaders[name];
+  headers['x-kmi-key-label'] = keyLabel;
+  headers['x-kmi-request-id'] = requestId;
   res.writeHead(reply.status, headers);
   if (isEventStream(reply.headers)) res.flushHeaders();
   return reply.body.pipeTo(res, cancel);

@@ -142,9 +142,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   };
   const inFlight: InFlight = { active: 0, onDrained: null };
   const handler = createHandler(ctx, inFlight, sharedGlobal);
-  const server = createServer({ keepAliveTimeout: 30_000, noDelay: true }, (req, res) => {
-    void handler(req, res);
-  });
+  const server = createServer({ keepAliveTimeout: 30_000, noDelay: true }, handler);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
     answerClientError(err, socket),
   );
@@ -356,168 +354,163 @@ function createHandler(ctx: ProxyContext, inFlight: InFlight, sharedGlobal: bool
   const maxBody = config.proxyMaxBodyBytes;
   const bodyLimitMiB = Math.round((maxBody / 1048576) * 100) / 100;
 
+  /** One request, start to end. Never throws: an unexpected error becomes a 500 (or a cut connection once the head is out). */
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const t0 = performance.now();
-    const route = resolveRoute(req.url, config.proxyBasePath);
-    if (route.kind === 'outside') {
-      sendError(
-        res,
-        404,
-        false,
-        'kmi_not_found',
-        `Not found. The kmi proxy serves only paths under ${config.proxyBasePath}.`,
-      );
-      return;
-    }
-    if (route.kind === 'bad') {
-      sendError(res, 400, false, 'kmi_bad_request', BAD_ROUTE[route.reason]);
-      return;
-    }
-    const headers = readClientHeaders(req.rawHeaders);
-    if (config.dryRun) res.setHeader('x-kmi-dry-run', '1');
-    const anthropic = route.kind === 'forward' && isAnthropicPath(route.rest);
-    // The dashboard's static files hold no data: they load without the token (the page asks for it).
-    const publicRoute = route.kind === 'admin' && isPublicAdminRoute(route.name);
-    if (tokenCheck !== null && !publicRoute && !tokenCheck(headers)) {
-      ctx.metrics.request('', 401, (performance.now() - t0) / 1000);
-      sendError(res, 401, anthropic, 'kmi_unauthorized', TOKEN_HINT, {
-        'www-authenticate': 'Bearer realm="kmi"',
-      });
-      return;
-    }
-    if (route.kind === 'admin') {
-      handleAdmin(ctx, route.name, req, res);
-      return;
-    }
-
-    const flight: Flight = {
-      t0,
-      atMs: ctx.clock.now(),
-      requestId: newRequestId(),
-      method: req.method ?? 'GET',
-      endpoint: route.rest === '' ? '/' : route.rest,
-      anthropic,
-      body: null,
-    };
-
-    if (ctx.globalLimit !== null || sharedGlobal) {
-      const wait =
-        ctx.globalLimit !== null
-          ? ctx.globalLimit.tryTake(flight.atMs)
-          : await ctx.shared!.tryAcquireRate(
-              'global',
-              { rps: config.proxyMaxRps, rpm: config.proxyMaxRpm },
-              flight.atMs,
-            );
-      if (wait > 0) {
-        const seconds = retryAfterSeconds(wait);
-        refuse(
+    try {
+      const t0 = performance.now();
+      const route = resolveRoute(req.url, config.proxyBasePath);
+      if (route.kind === 'outside') {
+        sendError(
           res,
-          flight,
-          429,
-          'kmi_rate_limited',
-          `The kmi proxy's request limit (KMI_PROXY_MAX_RPS / KMI_PROXY_MAX_RPM) is reached; retry in ${seconds} s.`,
-          { 'retry-after': String(seconds) },
+          404,
+          false,
+          'kmi_not_found',
+          `Not found. The kmi proxy serves only paths under ${config.proxyBasePath}.`,
         );
-        record(ctx, flight, 429, 'rate_limited', null, 0, NO_LABELS, false, null);
         return;
       }
-    }
+      if (route.kind === 'bad') {
+        sendError(res, 400, false, 'kmi_bad_request', BAD_ROUTE[route.reason]);
+        return;
+      }
+      const headers = readClientHeaders(req.rawHeaders);
+      if (config.dryRun) res.setHeader('x-kmi-dry-run', '1');
+      const anthropic = route.kind === 'forward' && isAnthropicPath(route.rest);
+      // The dashboard's static files hold no data: they load without the token (the page asks for it).
+      const publicRoute = route.kind === 'admin' && isPublicAdminRoute(route.name);
+      if (tokenCheck !== null && !publicRoute && !tokenCheck(headers)) {
+        ctx.metrics.request('', 401, (performance.now() - t0) / 1000);
+        sendError(res, 401, anthropic, 'kmi_unauthorized', TOKEN_HINT, {
+          'www-authenticate': 'Bearer realm="kmi"',
+        });
+        return;
+      }
+      if (route.kind === 'admin') {
+        handleAdmin(ctx, route.name, req, res);
+        return;
+      }
 
-    const declared = headers.contentLength;
-    if (declared !== undefined && Number.isNaN(declared)) {
-      refuse(res, flight, 400, 'kmi_bad_request', 'Bad request: invalid Content-Length header.', {
-        connection: 'close',
+      const flight: Flight = {
+        t0,
+        atMs: ctx.clock.now(),
+        requestId: newRequestId(),
+        method: req.method ?? 'GET',
+        endpoint: route.rest === '' ? '/' : route.rest,
+        anthropic,
+        body: null,
+      };
+
+      if (ctx.globalLimit !== null || sharedGlobal) {
+        const wait =
+          ctx.globalLimit !== null
+            ? ctx.globalLimit.tryTake(flight.atMs)
+            : await ctx.shared!.tryAcquireRate(
+                'global',
+                { rps: config.proxyMaxRps, rpm: config.proxyMaxRpm },
+                flight.atMs,
+              );
+        if (wait > 0) {
+          const seconds = retryAfterSeconds(wait);
+          refuse(
+            res,
+            flight,
+            429,
+            'kmi_rate_limited',
+            `The kmi proxy's request limit (KMI_PROXY_MAX_RPS / KMI_PROXY_MAX_RPM) is reached; retry in ${seconds} s.`,
+            { 'retry-after': String(seconds) },
+          );
+          record(ctx, flight, 429, 'rate_limited', null, 0, NO_LABELS, false, null);
+          return;
+        }
+      }
+
+      const declared = headers.contentLength;
+      if (declared !== undefined && Number.isNaN(declared)) {
+        refuse(res, flight, 400, 'kmi_bad_request', 'Bad request: invalid Content-Length header.', {
+          connection: 'close',
+        });
+        record(ctx, flight, 400, 'bad_request', null, 0, NO_LABELS, false, null);
+        return;
+      }
+      if ((declared !== undefined && declared > 0) || headers.chunked) {
+        const read =
+          declared !== undefined && declared > maxBody
+            ? 'too_large'
+            : await readRequestBody(req, maxBody);
+        if (read === 'too_large') {
+          refuse(
+            res,
+            flight,
+            413,
+            'kmi_body_too_large',
+            `Request body is larger than KMI_PROXY_MAX_BODY_MB (${bodyLimitMiB} MiB).`,
+            { connection: 'close' },
+          );
+          record(ctx, flight, 413, 'body_too_large', null, 0, NO_LABELS, false, null);
+          return;
+        }
+        if (read === 'aborted') {
+          record(ctx, flight, 499, 'client_aborted', null, 0, NO_LABELS, false, null);
+          return;
+        }
+        flight.body = read;
+      }
+
+      const cancel = Cancellation.forResponse(res);
+      const result = await exchange(ctx, {
+        method: flight.method,
+        rest: route.rest,
+        query: route.query,
+        headers,
+        body: flight.body,
+        cancel,
       });
-      record(ctx, flight, 400, 'bad_request', null, 0, NO_LABELS, false, null);
-      return;
-    }
-    if ((declared !== undefined && declared > 0) || headers.chunked) {
-      const read =
-        declared !== undefined && declared > maxBody
-          ? 'too_large'
-          : await readRequestBody(req, maxBody);
-      if (read === 'too_large') {
-        refuse(
-          res,
+      if (result.kind === 'unavailable') {
+        const extra: Record<string, string> = {};
+        if (result.retryAfterMs !== null) {
+          extra['retry-after'] = String(retryAfterSeconds(result.retryAfterMs));
+        }
+        refuse(res, flight, result.status, 'kmi_no_key_available', result.message, extra);
+        const { attempts, failoverFrom } = result;
+        record(
+          ctx,
           flight,
-          413,
-          'kmi_body_too_large',
-          `Request body is larger than KMI_PROXY_MAX_BODY_MB (${bodyLimitMiB} MiB).`,
-          { connection: 'close' },
+          result.status,
+          'no_key_available',
+          null,
+          attempts,
+          failoverFrom,
+          false,
+          null,
         );
-        record(ctx, flight, 413, 'body_too_large', null, 0, NO_LABELS, false, null);
         return;
       }
-      if (read === 'aborted') {
-        record(ctx, flight, 499, 'client_aborted', null, 0, NO_LABELS, false, null);
+      if (result.kind === 'aborted' || cancel.aborted) {
+        const { keyIndex, attempts, failoverFrom } = result;
+        if (result.kind === 'reply') result.reply.body.discard();
+        record(ctx, flight, 499, 'client_aborted', keyIndex, attempts, failoverFrom, false, null);
         return;
       }
-      flight.body = read;
-    }
-
-    const cancel = Cancellation.forResponse(res);
-    const result = await exchange(ctx, {
-      method: flight.method,
-      rest: route.rest,
-      query: route.query,
-      headers,
-      body: flight.body,
-      cancel,
-    });
-    if (result.kind === 'unavailable') {
-      const extra: Record<string, string> = {};
-      if (result.retryAfterMs !== null) {
-        extra['retry-after'] = String(retryAfterSeconds(result.retryAfterMs));
-      }
-      refuse(res, flight, result.status, 'kmi_no_key_available', result.message, extra);
-      const { attempts, failoverFrom } = result;
+      const { reply, keyIndex } = result;
+      const relayed = relay(res, reply, keyLabels[keyIndex]!, flight.requestId, cancel);
+      const ttfb = performance.now() - t0; // the head is written synchronously by relay()
+      const end = await relayed;
+      if (end === 'stream_aborted') ctx.metrics.upstreamError(ctx.labels[keyIndex]!, 'stream');
+      const status = end === 'ok' ? reply.status : end === 'stream_aborted' ? 502 : 499;
+      const errorCode =
+        end !== 'ok' ? end : reply.status >= 400 ? `upstream_${reply.status}` : null;
+      const stream = isEventStream(reply.headers);
       record(
         ctx,
         flight,
-        result.status,
-        'no_key_available',
-        null,
-        attempts,
-        failoverFrom,
-        false,
-        null,
+        status,
+        errorCode,
+        keyIndex,
+        result.attempts,
+        result.failoverFrom,
+        stream,
+        ttfb,
       );
-      return;
-    }
-    if (result.kind === 'aborted' || cancel.aborted) {
-      const { keyIndex, attempts, failoverFrom } = result;
-      if (result.kind === 'reply') result.reply.body.discard();
-      record(ctx, flight, 499, 'client_aborted', keyIndex, attempts, failoverFrom, false, null);
-      return;
-    }
-    const { reply, keyIndex } = result;
-    const extra = { 'x-kmi-key-label': keyLabels[keyIndex]!, 'x-kmi-request-id': flight.requestId };
-    const relayed = relay(res, reply, extra, cancel);
-    const ttfb = performance.now() - t0; // the head is written synchronously by relay()
-    const end = await relayed;
-    if (end === 'stream_aborted') ctx.metrics.upstreamError(ctx.labels[keyIndex]!, 'stream');
-    const status = end === 'ok' ? reply.status : end === 'stream_aborted' ? 502 : 499;
-    const errorCode = end !== 'ok' ? end : reply.status >= 400 ? `upstream_${reply.status}` : null;
-    const stream = isEventStream(reply.headers);
-    record(
-      ctx,
-      flight,
-      status,
-      errorCode,
-      keyIndex,
-      result.attempts,
-      result.failoverFrom,
-      stream,
-      ttfb,
-    );
-  }
-
-  /** Never throws: an unexpected error becomes a 500 (or a cut connection once the head is out). */
-  return async function handleSafely(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    inFlight.active++;
-    try {
-      await handle(req, res);
     } catch (err) {
       logger.error('proxy.internal_error', {
         message: err instanceof Error ? err.message : String(err),
@@ -525,10 +518,18 @@ function createHandler(ctx: ProxyContext, inFlight: InFlight, sharedGlobal: bool
       if (!res.headersSent) {
         sendError(res, 500, false, 'kmi_internal_error', 'Internal error in the kmi proxy.');
       } else res.destroy();
-    } finally {
-      inFlight.active--;
-      if (inFlight.active === 0 && inFlight.onDrained !== null) inFlight.onDrained();
     }
+  }
+
+  function settled(): void {
+    inFlight.active--;
+    if (inFlight.active === 0 && inFlight.onDrained !== null) inFlight.onDrained();
+  }
+
+  // Counted while in flight so close() can wait; one shared callback, no closure per request.
+  return function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    inFlight.active++;
+    void handle(req, res).then(settled);
   };
 }
 
