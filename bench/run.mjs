@@ -15,7 +15,7 @@
 //   BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/run.mjs   profile the proxy
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,8 +46,8 @@ for (const a of argv) {
 }
 
 const SIZE = QUICK
-  ? { seq: 300, seqWarm: 50, durMs: 1000, sse: 100, sseWarm: 20, aborts: 100, abortConc: 20 }
-  : { seq: 2000, seqWarm: 200, durMs: 5000, sse: 500, sseWarm: 50, aborts: 1000, abortConc: 50 };
+  ? { seq: 300, seqWarm: 300, durMs: 1000, sse: 100, sseWarm: 20, aborts: 100, abortConc: 20 }
+  : { seq: 2000, seqWarm: 3000, durMs: 5000, sse: 500, sseWarm: 50, aborts: 1000, abortConc: 50 };
 
 const TARGETS = {
   throughputRatio: 0.4,
@@ -127,13 +127,33 @@ async function settledUpstreamStats(upstream, minMs, maxMs) {
   return s;
 }
 
-async function measure(name, target, upstream) {
+/** CPU time (user + system, ms) a process has used so far; null where /proc is not there. */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100;
+
+async function measure(name, target, upstream, serverPid) {
   const r = {};
-  log(`[${name}] sequential latency: ${SIZE.seq} requests`);
+  log(`[${name}] sequential latency: ${SIZE.seq} requests (after ${SIZE.seqWarm} warm-up)`);
   r.seq = await sequentialLatency(target, { count: SIZE.seq, warmup: SIZE.seqWarm });
   for (const c of [16, 64]) {
     log(`[${name}] throughput at concurrency ${c} for ${SIZE.durMs / 1000} s`);
+    const before = cpuMs(serverPid);
+    const started = Date.now();
     r[`c${c}`] = await throughput(target, { concurrency: c, durationMs: SIZE.durMs });
+    const after = cpuMs(serverPid);
+    // Requests over the whole run, warm-up included, as the CPU time covers it too.
+    const requests = r[`c${c}`].rps * ((Date.now() - started) / 1000);
+    r[`c${c}`].cpuUsPerRequest =
+      before !== null && after !== null && requests > 0
+        ? ((after - before) * 1000) / requests
+        : null;
   }
   log(`[${name}] SSE time to first byte: ${SIZE.sse} streams`);
   r.sse = await sseTtfb(target, { count: SIZE.sse, warmup: SIZE.sseWarm });
@@ -189,6 +209,17 @@ function table(direct, proxy, proxyMem, pendingReason) {
       p ? (gated ? ratio >= TARGETS.throughputRatio : true) : null,
     );
   }
+  // Informational: what one request costs the process that serves it (the fake upstream when
+  // direct, the proxy through kmi), CPU time of all its threads over the c=64 run.
+  const cpu = (r) => (typeof r?.c64?.cpuUsPerRequest === 'number' ? r.c64.cpuUsPerRequest : NaN);
+  row(
+    'CPU per request at concurrency 64 (µs, user + system): fake upstream / kmi proxy',
+    fmt(cpu(direct), 1),
+    has ? fmt(cpu(proxy), 1) : 'pending',
+    '–',
+    '–',
+    has ? true : null,
+  );
   const addedTtfb = has ? proxy.sse.ttfb.p50 - direct.sse.ttfb.p50 : NaN;
   row(
     `SSE time to first byte p50 (ms, n=${direct.sse.ttfb.n})`,
@@ -332,12 +363,12 @@ async function main() {
       pendingReason = 'run with --direct-only.';
     }
 
-    const direct = await measure('direct', directTarget, upstream);
+    const direct = await measure('direct', directTarget, upstream, upstream.child.pid);
     let viaKmi = null;
     let mem = null;
     if (proxyTarget) {
       const idle = await proxy.call('mem');
-      viaKmi = await measure('kmi', proxyTarget, upstream);
+      viaKmi = await measure('kmi', proxyTarget, upstream, proxy.child.pid);
       const after = await proxy.call('mem');
       mem = {
         rss: after.rss,
