@@ -1,5 +1,6 @@
 // The /usages client: one GET per key through undici, classified into a UsageResult; all keys at most 8 at a time.
 import type { Dispatcher } from 'undici';
+import { httpRequest } from './http-request.js';
 import type { KeyRecord } from '../auth/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { UsageSnapshot } from '../state/schema.js';
@@ -124,9 +125,7 @@ export async function fetchUsage(key: KeyRecord, opts: FetchUsageOptions): Promi
     controller.abort();
   }, timeoutMs);
   try {
-    // Loaded on first use: the package entry (fetch, websocket, …) costs ~8 MiB that a dry-run proxy never needs.
-    const { request } = await import('undici');
-    const res = await request(usagesUrl(key, opts.baseUrl), {
+    const res = await httpRequest(usagesUrl(key, opts.baseUrl), {
       method: 'GET',
       headers: { authorization: `Bearer ${key.apiKey}`, accept: 'application/json' },
       signal: controller.signal,

@@ -1,4 +1,5 @@
 // The end-to-end rotation check: send batches through the proxy and measure how evenly keys served them.
+import { httpRequest } from '../health/http-request.js';
 import { rotationConfidence, type RotationConfidence } from '../trace/confidence.js';
 
 export interface E2eOptions {
@@ -42,8 +43,7 @@ async function one(options: E2eOptions): Promise<{ label: string | null; error: 
   const headers: Record<string, string> = { 'user-agent': 'kmi-e2e' };
   if (options.token !== '') headers['x-kmi-proxy-token'] = options.token;
   try {
-    const { request } = await import('undici');
-    const res = await request(
+    const res = await httpRequest(
       `${options.proxyUrl}${options.endpoint.startsWith('/') ? '' : '/'}${options.endpoint}`,
       {
         method: 'GET',
