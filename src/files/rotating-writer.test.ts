@@ -127,6 +127,41 @@ describe('createRotatingWriter', () => {
     if (posix) expect((await stat(`${path}.1`)).mode & 0o777).toBe(0o600);
   });
 
+  it('under sustained writes keeps every line, in order, across full batches and rotations', async () => {
+    const path = join(root, 'volume.jsonl');
+    const w = createRotatingWriter({
+      path,
+      maxBytes: 256 * 1024,
+      backups: 20,
+      enforcePerms: false,
+    });
+    const count = 20_000;
+    for (let i = 0; i < count; i++) {
+      w.write(
+        JSON.stringify({
+          i,
+          hint: i % 3 === 0 ? 'ünïcödé …' : 'plain words here',
+          pad: 'p'.repeat(i % 50),
+        }),
+      );
+      if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 2));
+    }
+    await w.close();
+    const files = (await readdir(root)).filter((n) => n.startsWith('volume.jsonl'));
+    const ordered = files.sort((a, b) => {
+      const n = (x: string) => (x === 'volume.jsonl' ? 0 : Number(x.split('.').pop()));
+      return n(b) - n(a);
+    });
+    const all: number[] = [];
+    for (const f of ordered) {
+      expect((await stat(join(root, f))).size).toBeLessThanOrEqual(256 * 1024);
+      for (const l of await lines(join(root, f))) all.push((JSON.parse(l) as { i: number }).i);
+    }
+    expect(w.stats()).toMatchObject({ dropped: 0 });
+    expect(all).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(w.stats()).toMatchObject({ written: count, dropped: 0, errors: 0 });
+  });
+
   it('with 0 backups drops the full file and starts a fresh one', async () => {
     const path = join(root, 'nobak.log');
     const w = createRotatingWriter({ path, maxBytes: 30, backups: 0, enforcePerms: false });

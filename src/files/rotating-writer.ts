@@ -1,6 +1,7 @@
 // Append-only line writer off the hot path: queues lines, writes them in batches, rotates by size, never throws.
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { LineQueue, type LineBatch } from './line-queue.js';
 import {
   ensureSecureDir,
   errnoCode,
@@ -61,10 +62,8 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
   const batchBytes = options.batchBytes ?? 64 * 1024;
   const maxLines = Math.max(1, options.maxQueuedLines ?? 10_000);
 
-  // Queue as an array with a moving head, so dropping the oldest line is O(1).
-  let queue: string[] = [];
-  let head = 0;
-  let queuedChars = 0;
+  // Lines are encoded into reusable buffers as they come: no string is kept, nothing is joined.
+  const queue = new LineQueue();
 
   let handle: FileHandle | null = null;
   let handleIno = -1;
@@ -84,7 +83,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
   let lastError: string | null = null;
   let rotations = 0;
 
-  const pending = () => queue.length - head;
+  const pending = () => queue.lines;
 
   function fail(err: unknown): void {
     errors++;
@@ -93,7 +92,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
 
   function schedule(): void {
     if (draining !== null || immediate !== null) return;
-    if (queuedChars >= batchBytes) {
+    if (queue.bytes >= batchBytes) {
       if (timer !== null) {
         clearTimeout(timer);
         timer = null;
@@ -108,14 +107,6 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
         void drain();
       }, intervalMs);
     }
-  }
-
-  function takeAll(): string[] {
-    const lines = head === 0 ? queue : queue.slice(head);
-    queue = [];
-    head = 0;
-    queuedChars = 0;
-    return lines;
   }
 
   async function closeHandle(): Promise<void> {
@@ -193,51 +184,51 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
     size = 0;
   }
 
-  async function writeAll(buf: Buffer): Promise<void> {
-    let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await handle!.write(buf, off, buf.length - off, null);
-      off += bytesWritten;
+  async function writeAll(views: Buffer[]): Promise<void> {
+    for (const view of views) {
+      let off = 0;
+      while (off < view.length) {
+        const { bytesWritten } = await handle!.write(view, off, view.length - off, null);
+        off += bytesWritten;
+      }
     }
   }
 
   /** Write one batch: as many lines as fit before the size limit; rotate when the next line does not fit. */
-  async function writeLines(lines: string[], recheck: boolean): Promise<void> {
+  async function writeBatch(batch: LineBatch, recheck: boolean): Promise<void> {
     try {
       await ensureOpen(recheck);
-      // The usual case: the whole batch fits, one buffer, no per-line sizes.
-      const all = Buffer.from(lines.length === 1 ? lines[0]! : lines.join(''), 'utf8');
-      if (size + all.length <= maxBytes || (size === 0 && lines.length === 1)) {
-        await writeAll(all);
-        size += all.length;
-        written += lines.length;
+      // The usual case: the whole batch fits the file.
+      if (size + batch.bytes <= maxBytes || (size === 0 && batch.lines === 1)) {
+        await writeAll(batch.views);
+        size += batch.bytes;
+        written += batch.lines;
         return;
       }
     } catch (err) {
-      await lost(err, lines.length);
+      await lost(err, batch.lines);
       return;
     }
-    await writeLinesRotating(lines);
+    await writeBatchRotating(batch.lineViews());
   }
 
   /** A batch that crosses the size limit: the lines that fit, then rotate, and so on. */
-  async function writeLinesRotating(lines: string[]): Promise<void> {
-    const sizes = lines.map((l) => Buffer.byteLength(l, 'utf8'));
+  async function writeBatchRotating(lines: Buffer[]): Promise<void> {
     let i = 0;
     while (i < lines.length) {
       try {
         await ensureOpen(true);
-        if (size > 0 && size + sizes[i]! > maxBytes) {
+        if (size > 0 && size + lines[i]!.length > maxBytes) {
           await rotate();
           await ensureOpen(true);
         }
         let end = i;
         let bytes = 0;
-        while (end < lines.length && (end === i || size + bytes + sizes[end]! <= maxBytes)) {
-          bytes += sizes[end]!;
+        while (end < lines.length && (end === i || size + bytes + lines[end]!.length <= maxBytes)) {
+          bytes += lines[end]!.length;
           end++;
         }
-        await writeAll(Buffer.from(lines.slice(i, end).join(''), 'utf8'));
+        await writeAll([Buffer.concat(lines.slice(i, end), bytes)]);
         size += bytes;
         written += end - i;
         i = end;
@@ -268,8 +259,10 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
       await null;
       try {
         while (pending() > 0) {
-          await writeLines(takeAll(), force);
-          if (!force && queuedChars < batchBytes) break;
+          const batch = queue.take();
+          await writeBatch(batch, force);
+          queue.release(batch);
+          if (!force && queue.bytes < batchBytes) break;
         }
       } finally {
         draining = null;
@@ -299,18 +292,10 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
         dropped++;
         return;
       }
-      const text = line.endsWith('\n') ? line : `${line}\n`;
-      queue.push(text);
-      queuedChars += text.length;
-      if (pending() > maxLines) {
-        queuedChars -= queue[head]!.length;
-        queue[head] = '';
-        head++;
+      queue.push(line);
+      if (queue.lines > maxLines) {
+        queue.dropOldest();
         dropped++;
-        if (head > 1024 && head * 2 > queue.length) {
-          queue = queue.slice(head);
-          head = 0;
-        }
       }
       schedule();
     },

@@ -1,0 +1,122 @@
+// LineQueue: lines waiting for the disk, encoded as UTF-8 straight into reusable buffers (no string kept, no join), oldest first.
+
+/** Buffers of this size hold many lines each; a longer line gets a buffer of its own. */
+const CHUNK_BYTES = 64 * 1024;
+/** Spare chunks kept for reuse once written. */
+const SPARE_CHUNKS = 4;
+
+interface Chunk {
+  readonly buf: Buffer;
+  /** End offset (exclusive) of each line in `buf`. */
+  readonly ends: number[];
+  /** Index in `ends` of the first line still queued (older ones were dropped). */
+  head: number;
+  /** Bytes of `buf` in use. */
+  used: number;
+}
+
+/** Queued lines taken out for writing; hand it back with `release` once written. */
+export interface LineBatch {
+  readonly lines: number;
+  readonly bytes: number;
+  /** The whole batch as buffer views, in order (for one write). */
+  readonly views: Buffer[];
+  /** Each line as its own view, in order (for writes that must stop at a line end). */
+  lineViews(): Buffer[];
+}
+
+interface Batch extends LineBatch {
+  readonly chunks: Chunk[];
+}
+
+export class LineQueue {
+  private chunks: Chunk[] = [];
+  private spare: Buffer[] = [];
+  private count = 0;
+  private size = 0;
+
+  /** Lines queued. */
+  get lines(): number {
+    return this.count;
+  }
+
+  /** Bytes queued. */
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** Queue one line; a newline is added when it does not end in one. */
+  push(line: string): void {
+    // Worst case of UTF-8 for one UTF-16 unit is 3 bytes; +1 for the newline.
+    const room = line.length * 3 + 1;
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined || chunk.buf.length - chunk.used < room) {
+      chunk = this.newChunk(room);
+      this.chunks.push(chunk);
+    }
+    const start = chunk.used;
+    let end = start + chunk.buf.write(line, start, 'utf8');
+    if (end === start || chunk.buf[end - 1] !== 0x0a) chunk.buf[end++] = 0x0a;
+    chunk.used = end;
+    chunk.ends.push(end);
+    this.count++;
+    this.size += end - start;
+  }
+
+  /** Drop the oldest queued line (the queue is over its bound). */
+  dropOldest(): void {
+    const chunk = this.chunks[0];
+    if (chunk === undefined) return;
+    const start = chunk.head === 0 ? 0 : chunk.ends[chunk.head - 1]!;
+    this.size -= chunk.ends[chunk.head]! - start;
+    chunk.head++;
+    this.count--;
+    if (chunk.head === chunk.ends.length) {
+      this.chunks.shift();
+      this.recycle(chunk);
+    }
+  }
+
+  /** Everything queued, as one batch; the queue starts empty again. */
+  take(): LineBatch {
+    const chunks = this.chunks;
+    const batch: Batch = {
+      chunks,
+      lines: this.count,
+      bytes: this.size,
+      views: chunks.map((c) => c.buf.subarray(c.head === 0 ? 0 : c.ends[c.head - 1], c.used)),
+      lineViews: () => {
+        const out: Buffer[] = [];
+        for (const c of chunks) {
+          for (let i = c.head; i < c.ends.length; i++) {
+            out.push(c.buf.subarray(i === 0 ? 0 : c.ends[i - 1], c.ends[i]));
+          }
+        }
+        return out;
+      },
+    };
+    this.chunks = [];
+    this.count = 0;
+    this.size = 0;
+    return batch;
+  }
+
+  /** The batch is on disk (or given up): its buffers can hold new lines. */
+  release(batch: LineBatch): void {
+    for (const chunk of (batch as Batch).chunks) this.recycle(chunk);
+  }
+
+  private newChunk(room: number): Chunk {
+    const buf =
+      room <= CHUNK_BYTES
+        ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES))
+        : Buffer.allocUnsafeSlow(room);
+    return { buf, ends: [], head: 0, used: 0 };
+  }
+
+  private recycle(chunk: Chunk): void {
+    if (chunk.buf.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) {
+      this.spare.push(chunk.buf);
+    }
+  }
+}
