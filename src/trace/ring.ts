@@ -74,11 +74,10 @@ export class RecordRing {
   /** The newest `limit` records (all when omitted), oldest first. */
   recent(limit?: number): TraceRecord[] {
     const want = limit === undefined ? this.count : Math.max(0, Math.min(limit, this.count));
+    const oldest = this.count < this.size ? 0 : this.next;
     const out: TraceRecord[] = [];
-    for (let k = this.count - want; k < this.count; k++) {
-      const oldest = this.count < this.size ? 0 : this.next;
+    for (let k = this.count - want; k < this.count; k++)
       out.push(this.at((oldest + k) % this.size));
-    }
     return out;
   }
 
