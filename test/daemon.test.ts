@@ -6,6 +6,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/control.js';
 import { fakeKey, freePort, makeSandbox, runKmi, type Sandbox } from './helpers/kmi.js';
 
 let sb: Sandbox;
@@ -41,6 +42,9 @@ describe('kmi proxy (daemon)', () => {
     const health = await fetch(`${url}/_kmi/health`);
     expect(health.status).toBe(200);
     expect(((await health.json()) as { pid: number }).pid).toBe(pid);
+    // the daemon runs with the memory-saving V8 flags
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    for (const flag of DAEMON_NODE_FLAGS) expect(cmdline).toContain(flag);
 
     const status = await runKmi(sb, ['status', '--json']);
     expect((JSON.parse(status.stdout) as { proxy: { running: boolean } }).proxy.running).toBe(true);

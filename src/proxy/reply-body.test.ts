@@ -39,6 +39,21 @@ describe('ReplyBody', () => {
     expect(out.data()).toBe('aaaabbbbccccdd');
   });
 
+  it('relays a body that ended before the relay: every held chunk in order, or none', async () => {
+    const body = new ReplyBody();
+    for (const part of ['one ', 'two ', 'three']) body.push(Buffer.from(part));
+    body.end();
+    const out = sink();
+    expect(await body.pipeTo(out.res, Cancellation.forResponse(out.res))).toBe('ok');
+    expect(out.data()).toBe('one two three');
+
+    const empty = new ReplyBody();
+    empty.end();
+    const none = sink();
+    expect(await empty.pipeTo(none.res, Cancellation.forResponse(none.res))).toBe('ok');
+    expect(none.data()).toBe('');
+  });
+
   it('pauses the source while nobody consumes and resumes on relay (backpressure)', async () => {
     let pauses = 0;
     let resumes = 0;

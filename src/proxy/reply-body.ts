@@ -120,17 +120,22 @@ export class ReplyBody implements CancelTarget {
       this.sink = res;
       cancel.watch(this);
       if (this.settleRelay === null) return; // the client had already left
-      for (const chunk of this.chunks) res.write(chunk);
+      const held = this.chunks;
       this.chunks = [];
       this.size = 0;
+      if (this.ended) {
+        // A whole body: end(last) sends head and body together now, with no deferred uncork.
+        const last = held.length - 1;
+        for (let i = 0; i < last; i++) res.write(held[i]);
+        if (last >= 0) res.end(held[last]);
+        else res.end();
+        return;
+      }
+      for (const chunk of held) res.write(chunk);
       if (this.error !== null) {
         cancel.release(this);
         res.destroy();
         this.settle('stream_aborted');
-        return;
-      }
-      if (this.ended) {
-        res.end();
         return;
       }
       this.mode = 'pipe';
