@@ -6,8 +6,9 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DAEMON_NODE_FLAGS } from '../src/daemon/control.js';
-import { fakeKey, freePort, makeSandbox, runKmi, type Sandbox } from './helpers/kmi.js';
+import { loadConfig } from '../src/config/load.js';
+import { DAEMON_NODE_FLAGS, startDaemon } from '../src/daemon/control.js';
+import { fakeKey, freePort, KMI_BIN, makeSandbox, runKmi, type Sandbox } from './helpers/kmi.js';
 
 let sb: Sandbox;
 beforeEach(async () => {
@@ -60,6 +61,24 @@ describe('kmi proxy (daemon)', () => {
     expect(existsSync(pidFile)).toBe(false);
     const again = await runKmi(sb, ['proxy-stop']);
     expect(again.stdout).toContain('no kmi proxy is running');
+  });
+
+  it('starts without the V8 tuning flags when Node rejects one of them', async () => {
+    const { config } = loadConfig({ env: sb.env, cwd: sb.cwd });
+    const started = await startDaemon(config, {
+      binPath: KMI_BIN,
+      env: sb.env,
+      nodeFlags: ['--max-semi-space-size=4', '--kmi-test-unknown-v8-flag'],
+      timeoutMs: 30_000,
+    });
+    const health = await fetch(`http://${sb.env.KMI_PROXY_LISTEN}/kmi-rotor/v1/_kmi/health`);
+    expect(((await health.json()) as { pid: number }).pid).toBe(started.pid);
+    expect(await readFile(started.logPath, 'utf8')).toContain('bad option');
+    if (process.platform === 'linux') {
+      const cmdline = (await readFile(`/proc/${started.pid}/cmdline`, 'utf8')).split('\0');
+      expect(cmdline).toContain('--max-semi-space-size=4');
+      expect(cmdline).not.toContain('--kmi-test-unknown-v8-flag');
+    }
   });
 
   it('replaces a kmi proxy already on the port (proxy-restart)', async () => {

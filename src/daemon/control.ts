@@ -25,6 +25,12 @@ export const DAEMON_NODE_FLAGS: readonly string[] = [
   '--liftoff-only',
 ];
 
+/** The one flag every supported Node documents; the daemon falls back to it if Node rejects the others. */
+const PORTABLE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/** Node's exit code for an option it does not know ("bad option"). */
+const NODE_BAD_OPTION_EXIT = 9;
+
 export function daemonLogPath(config: Pick<Config, 'stateDir'>): string {
   return join(config.stateDir, 'logs', 'proxy.out');
 }
@@ -199,7 +205,14 @@ export interface StartResult {
  */
 export async function startDaemon(
   config: Config,
-  options: { binPath: string; timeoutMs?: number },
+  options: {
+    binPath: string;
+    timeoutMs?: number;
+    /** Node flags for the proxy process (default DAEMON_NODE_FLAGS). */
+    nodeFlags?: readonly string[];
+    /** The proxy's environment, under the .env values (default process.env). */
+    env?: NodeJS.ProcessEnv;
+  },
 ): Promise<StartResult> {
   await daemonStatus(config);
   const holder = await portHolder(config);
@@ -219,17 +232,50 @@ export async function startDaemon(
   await ensureSecureDir(join(config.stateDir, 'logs'), config.enforceFilePerms);
   await ensureSecureDir(config.stateDir, config.enforceFilePerms);
   await rotateDaemonLog(logPath, config.logMaxBytes, config.logBackups);
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  const flags = options.nodeFlags ?? DAEMON_NODE_FLAGS;
+  const launch = { binPath: options.binPath, env: options.env ?? process.env, logPath, deadline };
+  let launched = await launchDaemon(config, flags, launch);
+  // A Node whose V8 no longer knows one of the tuning flags refuses to start: run without them.
+  if (launched.kind === 'exited' && launched.code === NODE_BAD_OPTION_EXIT) {
+    launched = await launchDaemon(config, PORTABLE_NODE_FLAGS, launch);
+  }
+  if (launched.kind === 'ready') return { pid: launched.pid, replaced, logPath };
+  const exited = launched.kind === 'exited';
+  throw new KmiError('KMI_E_PROXY_START', exited ? 'daemon.exitedEarly' : 'daemon.startTimeout', {
+    log: logPath,
+    lines: await lastLines(logPath, 15),
+  });
+}
+
+type Launch =
+  | { readonly kind: 'ready'; readonly pid: number }
+  | { readonly kind: 'exited'; readonly code: number | null }
+  | { readonly kind: 'timeout' };
+
+/** Spawn the detached proxy with `flags` and wait (until `deadline`) for its health endpoint to answer with its pid. */
+async function launchDaemon(
+  config: Config,
+  flags: readonly string[],
+  launch: {
+    readonly binPath: string;
+    readonly env: NodeJS.ProcessEnv;
+    readonly logPath: string;
+    readonly deadline: number;
+  },
+): Promise<Launch> {
+  const { binPath, logPath, deadline } = launch;
   const fd = openSync(logPath, 'a', config.enforceFilePerms ? 0o600 : 0o644);
   let child;
   try {
     child = spawn(
       process.execPath,
-      [...DAEMON_NODE_FLAGS, options.binPath, 'proxy', '--foreground', '--daemon-child'],
+      [...flags, binPath, 'proxy', '--foreground', '--daemon-child'],
       {
         detached: true,
         stdio: ['ignore', fd, fd],
         // The .env values reach the daemon (and no other child process).
-        env: { ...config.envFileValues, ...process.env },
+        env: { ...config.envFileValues, ...launch.env },
       },
     );
   } finally {
@@ -238,25 +284,22 @@ export async function startDaemon(
   const pid = child.pid;
   if (pid === undefined)
     throw new KmiError('KMI_E_PROXY_START', 'daemon.spawnFailed', { log: logPath, lines: '' });
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => {
+    exitCode = code;
   });
   child.unref();
 
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-  while (Date.now() < deadline && !exited) {
+  while (Date.now() < deadline && exitCode === undefined) {
     const probe = await probeProxy(config, '_kmi/health', 500);
     if (probe.running && probe.body?.pid === pid) {
       // The child writes it too, but it may answer health a moment before its write lands.
       await writePidFile(pidFilePath(config.stateDir), pid, config.enforceFilePerms);
-      return { pid, replaced, logPath };
+      return { kind: 'ready', pid };
     }
     await sleep(150);
   }
-  if (!exited && isAlive(pid)) process.kill(pid, 'SIGKILL');
-  throw new KmiError('KMI_E_PROXY_START', exited ? 'daemon.exitedEarly' : 'daemon.startTimeout', {
-    log: logPath,
-    lines: await lastLines(logPath, 15),
-  });
+  if (exitCode !== undefined) return { kind: 'exited', code: exitCode };
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  return { kind: 'timeout' };
 }
