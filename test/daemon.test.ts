@@ -23,6 +23,12 @@ afterEach(async () => {
   await sb.cleanup();
 });
 
+/** A process's argv, where /proc has it (Linux); null elsewhere. */
+async function commandLine(pid: number): Promise<string[] | null> {
+  if (process.platform !== 'linux') return null;
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+}
+
 describe('kmi proxy (daemon)', () => {
   it('starts in the background, answers health, prints client env lines, and stops', async () => {
     const start = await runKmi(sb, ['proxy'], { timeoutMs: 30_000 });
@@ -43,11 +49,9 @@ describe('kmi proxy (daemon)', () => {
     const health = await fetch(`${url}/_kmi/health`);
     expect(health.status).toBe(200);
     expect(((await health.json()) as { pid: number }).pid).toBe(pid);
-    // the daemon runs with the memory-saving V8 flags (its command line is readable on Linux)
-    if (process.platform === 'linux') {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      for (const flag of DAEMON_NODE_FLAGS) expect(cmdline).toContain(flag);
-    }
+    // the daemon runs with the memory-saving V8 flags
+    const cmdline = await commandLine(pid);
+    if (cmdline !== null) for (const flag of DAEMON_NODE_FLAGS) expect(cmdline).toContain(flag);
 
     const status = await runKmi(sb, ['status', '--json']);
     expect((JSON.parse(status.stdout) as { proxy: { running: boolean } }).proxy.running).toBe(true);
@@ -74,8 +78,8 @@ describe('kmi proxy (daemon)', () => {
     const health = await fetch(`http://${sb.env.KMI_PROXY_LISTEN}/kmi-rotor/v1/_kmi/health`);
     expect(((await health.json()) as { pid: number }).pid).toBe(started.pid);
     expect(await readFile(started.logPath, 'utf8')).toContain('bad option');
-    if (process.platform === 'linux') {
-      const cmdline = (await readFile(`/proc/${started.pid}/cmdline`, 'utf8')).split('\0');
+    const cmdline = await commandLine(started.pid);
+    if (cmdline !== null) {
       expect(cmdline).toContain('--max-semi-space-size=4');
       expect(cmdline).not.toContain('--kmi-test-unknown-v8-flag');
     }

@@ -12,21 +12,23 @@ import { portOwnerPid } from './port-owner.js';
 import { probeProxy } from './probe.js';
 
 /**
+ * A 4 MiB semi-space: a small young generation, at a small cost in scavenges. Every supported Node
+ * documents this flag; the daemon falls back to it alone if Node rejects the others.
+ */
+const PORTABLE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/**
  * V8 flags for the long-running proxy, which keep its RSS under the 80 MiB goal after load (see
- * BENCHMARKS.md). The benchmark starts its proxy with the same flags.
- * - a 4 MiB semi-space: a small young generation, at a small cost in scavenges;
- * - JavaScript is optimised on the main thread, and undici's HTTP parser (WebAssembly) stays on
- *   the baseline compiler. Optimising on V8's worker threads left ~10 MiB of their malloc arenas
- *   resident for good; both only change how the first seconds of warm-up are spent.
+ * BENCHMARKS.md). The benchmark starts its proxy with the same flags. Besides the portable ones,
+ * JavaScript is optimised on the main thread, and undici's HTTP parser (WebAssembly) stays on the
+ * baseline compiler: optimising on V8's worker threads left ~10 MiB of their malloc arenas
+ * resident for good; both only change how the first seconds of warm-up are spent.
  */
 export const DAEMON_NODE_FLAGS: readonly string[] = [
-  '--max-semi-space-size=4',
+  ...PORTABLE_NODE_FLAGS,
   '--no-concurrent-recompilation',
   '--liftoff-only',
 ];
-
-/** The one flag every supported Node documents; the daemon falls back to it if Node rejects the others. */
-const PORTABLE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /** Node's exit code for an option it does not know ("bad option"). */
 const NODE_BAD_OPTION_EXIT = 9;
