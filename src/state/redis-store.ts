@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { KmiError } from '../errors.js';
 import { ensureSecureDir, writeFileAtomicSecure } from '../files/secure.js';
 import type { StateBackend, StateEvent } from './backend.js';
+import { InFlight } from './in-flight.js';
 import { normalizeState } from './normalize.js';
 import {
   emptyKeyState,
@@ -311,7 +312,7 @@ export class RedisStateBackend implements StateBackend {
   private cacheWrittenAt = 0;
   private cacheTimer: NodeJS.Timeout | null = null;
   private cacheVersion: string | null = null;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new InFlight();
   private readonly unhook: () => void;
   private closed = false;
 
@@ -340,7 +341,7 @@ export class RedisStateBackend implements StateBackend {
 
   /** The current state; while Redis is away, the last known one (or KMI_E_STATE_IO when there is none). */
   read(): Promise<State> {
-    return this.track(
+    return this.inFlight.track(
       (async () => {
         if (!this.link.available) return this.fallback();
         try {
@@ -358,7 +359,7 @@ export class RedisStateBackend implements StateBackend {
    * nobody wrote in between (else read again and retry), so concurrent writers never lose an update.
    */
   update(mutate: (state: State) => void): Promise<State> {
-    return this.track(
+    return this.inFlight.track(
       (async () => {
         for (let attempt = 0; attempt < MAX_UPDATE_TRIES; attempt++) {
           let snap: { state: State; version: string };
@@ -397,7 +398,10 @@ export class RedisStateBackend implements StateBackend {
     this.watchers.add(onChange);
     if (this.watchTimer === null) {
       this.seenVersion = this.last?.version ?? null;
-      this.watchTimer = setInterval(() => void this.track(this.poll()), this.watchIntervalMs);
+      this.watchTimer = setInterval(
+        () => void this.inFlight.track(this.poll()),
+        this.watchIntervalMs,
+      );
       this.watchTimer.unref();
     }
     return () => {
@@ -416,7 +420,7 @@ export class RedisStateBackend implements StateBackend {
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
     this.watchTimer = null;
     this.unhook();
-    await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.settled();
     if (this.cacheTimer !== null) {
       clearTimeout(this.cacheTimer);
       this.cacheTimer = null;
@@ -504,12 +508,12 @@ export class RedisStateBackend implements StateBackend {
     if (this.cachePath === null || this.closed || this.cacheTimer !== null) return;
     const wait = Math.max(0, this.cacheWrittenAt + CACHE_WRITE_INTERVAL_MS - this.clock.now());
     if (wait === 0) {
-      void this.track(this.flushCache());
+      void this.inFlight.track(this.flushCache());
       return;
     }
     this.cacheTimer = setTimeout(() => {
       this.cacheTimer = null;
-      void this.track(this.flushCache());
+      void this.inFlight.track(this.flushCache());
     }, wait);
     this.cacheTimer.unref();
   }
@@ -548,15 +552,6 @@ export class RedisStateBackend implements StateBackend {
     } catch {
       // Reporting must not break state handling.
     }
-  }
-
-  private track<T>(promise: Promise<T>): Promise<T> {
-    this.inFlight.add(promise);
-    const forget = (): void => {
-      this.inFlight.delete(promise);
-    };
-    promise.then(forget, forget);
-    return promise;
   }
 }
 

@@ -15,6 +15,7 @@ import {
   writeFileAtomicSecure,
 } from '../files/secure.js';
 import type { StateBackend, StateEvent } from './backend.js';
+import { InFlight } from './in-flight.js';
 import { withFileLock, type HeldLock } from './lock.js';
 import { isPlainObject, normalizeState } from './normalize.js';
 import { emptyState, formatUtc, type State } from './schema.js';
@@ -79,7 +80,7 @@ export class FileStateStore implements StateBackend {
   private readonly lockStaleMs: number | undefined;
   private prepared: Promise<void> | null = null;
   private readonly unwatchers = new Set<() => void>();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new InFlight();
 
   constructor(opts: FileStateStoreOptions) {
     this.dir = opts.dir;
@@ -95,11 +96,11 @@ export class FileStateStore implements StateBackend {
   }
 
   read(): Promise<State> {
-    return this.track(this.readNow());
+    return this.inFlight.track(this.readNow());
   }
 
   update(mutate: (state: State) => void): Promise<State> {
-    return this.track(
+    return this.inFlight.track(
       (async () => {
         await this.prepare();
         return this.locked(async (lock) => {
@@ -145,7 +146,7 @@ export class FileStateStore implements StateBackend {
       }
     };
 
-    const timer = setInterval(() => void this.track(poll()), this.watchIntervalMs);
+    const timer = setInterval(() => void this.inFlight.track(poll()), this.watchIntervalMs);
     // Watching alone must not keep a CLI process alive; the proxy's server does that.
     timer.unref();
 
@@ -161,7 +162,7 @@ export class FileStateStore implements StateBackend {
 
   async close(): Promise<void> {
     for (const unsubscribe of [...this.unwatchers]) unsubscribe();
-    await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.settled();
   }
 
   /** ino+size+mtime+ctime of the state file, or "missing"; every atomic replace changes it. */
@@ -278,15 +279,6 @@ export class FileStateStore implements StateBackend {
     } catch {
       // A reporting failure must not break state handling.
     }
-  }
-
-  private track<T>(promise: Promise<T>): Promise<T> {
-    this.inFlight.add(promise);
-    const forget = (): void => {
-      this.inFlight.delete(promise);
-    };
-    promise.then(forget, forget);
-    return promise;
   }
 }
 
