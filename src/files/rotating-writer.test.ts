@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRotatingWriter } from './rotating-writer.js';
+import { createRotatingWriter, unwritten } from './rotating-writer.js';
 
 const posix = process.platform !== 'win32';
 let root: string;
@@ -235,5 +235,19 @@ describe('createRotatingWriter', () => {
     await w.close();
     expect(await lines(`${path}.1`)).toEqual(['привет']);
     expect(await lines(path)).toEqual(['мир']);
+  });
+});
+
+describe('unwritten', () => {
+  const views = [Buffer.from('abc'), Buffer.from('de'), Buffer.from('fgh')];
+  const text = (bufs: Buffer[]) => bufs.map((b) => b.toString()).join('|');
+
+  it('drops whole views and cuts into the first one not fully written', () => {
+    expect(text(unwritten(views, 0))).toBe('abc|de|fgh');
+    expect(text(unwritten(views, 2))).toBe('c|de|fgh');
+    expect(text(unwritten(views, 3))).toBe('de|fgh');
+    expect(text(unwritten(views, 4))).toBe('e|fgh');
+    expect(text(unwritten(views, 7))).toBe('h');
+    expect(unwritten(views, 8)).toEqual([]);
   });
 });
