@@ -4,35 +4,57 @@ import { brotliDecompressSync, constants, gunzipSync, inflateSync } from 'node:z
 
 export type RequestBody = Buffer | 'too_large' | 'aborted';
 
+/** One body being read: kept on the request, so the three listeners are shared functions, not closures. */
+interface BodyRead {
+  readonly maxBytes: number;
+  readonly resolve: (body: RequestBody) => void;
+  first: Buffer | null;
+  more: Buffer[] | null;
+  size: number;
+}
+
+const READ = Symbol('kmi.bodyRead');
+type Reading = IncomingMessage & { [READ]?: BodyRead | undefined };
+
 /** Buffer the whole request body, stopping (without keeping more) as soon as it passes `maxBytes`. */
 export function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<RequestBody> {
   return new Promise((resolve) => {
-    let first: Buffer | null = null;
-    let more: Buffer[] | null = null;
-    let size = 0;
-    let settled = false;
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      size += chunk.length;
-      if (size > maxBytes) {
-        settled = true;
-        req.pause();
-        resolve('too_large');
-      } else if (first === null) first = chunk;
-      else (more ??= [first]).push(chunk);
-    });
-    req.on('end', () => {
-      if (settled) return;
-      settled = true;
-      resolve(more !== null ? Buffer.concat(more, size) : (first ?? Buffer.alloc(0)));
-    });
+    (req as Reading)[READ] = { maxBytes, resolve, first: null, more: null, size: 0 };
+    req.on('data', onData);
+    req.on('end', onEnd);
     // 'close' before 'end': the client went away mid-body ('error' is emitted only to listeners).
-    req.on('close', () => {
-      if (settled) return;
-      settled = true;
-      resolve('aborted');
-    });
+    req.on('close', onClose);
   });
+}
+
+/** The read in progress, which is then over. */
+function settle(req: Reading): BodyRead | undefined {
+  const read = req[READ];
+  req[READ] = undefined;
+  return read;
+}
+
+function onData(this: Reading, chunk: Buffer): void {
+  const read = this[READ];
+  if (read === undefined) return;
+  read.size += chunk.length;
+  if (read.size > read.maxBytes) {
+    settle(this);
+    this.pause();
+    read.resolve('too_large');
+  } else if (read.first === null) read.first = chunk;
+  else (read.more ??= [read.first]).push(chunk);
+}
+
+function onEnd(this: Reading): void {
+  const read = settle(this);
+  if (read === undefined) return;
+  const { first, more, size } = read;
+  read.resolve(more !== null ? Buffer.concat(more, size) : (first ?? Buffer.alloc(0)));
+}
+
+function onClose(this: Reading): void {
+  settle(this)?.resolve('aborted');
 }
 
 const MAX_DECODED = 256 * 1024;

@@ -35,6 +35,8 @@ export interface ExchangeRequest {
   readonly body: Buffer | null;
   /** Aborted when the client goes away. */
   readonly cancel: Cancellation;
+  /** The clock's time when the request arrived (the first key is picked and tried at this time). */
+  readonly atMs: number;
 }
 
 interface Tally {
@@ -99,7 +101,10 @@ class Selection {
   /** Nearly used-up keys go last (KMI_ROTATE_INCLUDE_WARN=0); in manual mode never the active key itself. */
   private readonly lowFn: ((i: number) => boolean) | undefined;
 
-  constructor(private readonly ctx: ProxyContext) {
+  constructor(
+    private readonly ctx: ProxyContext,
+    now: number,
+  ) {
     const { sync } = ctx;
     const n = ctx.keys.length;
     this.triedList = n > 31 ? new Uint8Array(n) : null;
@@ -108,7 +113,7 @@ class Selection {
       ? 0
       : resolveActiveIndex(ctx.labels, sync.activeLabel, sync.activeIndex);
     this.policy = ctx.usage.policy;
-    this.now = ctx.clock.now();
+    this.now = now;
     this.lowFn = ctx.config.rotateIncludeWarn
       ? undefined
       : (i) =>
@@ -253,12 +258,12 @@ class Selection {
 
 export async function exchange(ctx: ProxyContext, req: ExchangeRequest): Promise<ExchangeResult> {
   const tally: Tally = { attempts: 0, failoverFrom: NO_FAILOVER };
-  const selection = new Selection(ctx);
+  const selection = new Selection(ctx, req.atMs);
   const shared = ctx.shared;
   let i = shared === null ? selection.next() : await selection.nextShared(shared);
   let switches = 0;
   while (i >= 0) {
-    const turn = await keyTurn(ctx, i, req, tally);
+    const turn = await keyTurn(ctx, i, req, tally, selection.now);
     if (turn.kind === 'reply') {
       return {
         kind: 'reply',
@@ -343,19 +348,23 @@ function unavailable(
   };
 }
 
-/** Send the request with key `i`, retrying the same key after network errors/5xx per KMI_PROXY_RETRY_MAX. */
+/**
+ * Send the request with key `i`, retrying the same key after network errors/5xx per
+ * KMI_PROXY_RETRY_MAX. `startMs` is the time of the first attempt (the selection's clock reading).
+ */
 async function keyTurn(
   ctx: ProxyContext,
   i: number,
   req: ExchangeRequest,
   tally: Tally,
+  startMs: number,
 ): Promise<KeyTurn> {
   const { sync, config, metrics } = ctx;
   const key = ctx.keys[i]!;
   const label = key.label;
   for (let retry = 0; ; retry++) {
     tally.attempts++;
-    const now = ctx.clock.now();
+    const now = retry === 0 ? startMs : ctx.clock.now();
     sync.recordAttempt(i, now);
     let reply: UpstreamReply | null = null;
     let failure: { kind: UpstreamErrorKind; detail: string } | null = null;

@@ -1,5 +1,5 @@
 // Header rewriting: the client's headers minus hop-by-hop, host, proxy token and credentials, plus the selected key.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** What the proxy needs to know about the client's headers, read in one pass over rawHeaders. */
 export interface ClientHeaders {
@@ -103,7 +103,10 @@ export function bearerToken(authorization: string | undefined): string | undefin
   return m ? m[1] : undefined;
 }
 
+// Hop-by-hop headers, and the two the proxy sets itself (an upstream's own would be duplicates).
 const DROP_RESPONSE = new Set([
+  'x-kmi-key-label',
+  'x-kmi-request-id',
   'connection',
   'keep-alive',
   'transfer-encoding',
@@ -113,15 +116,17 @@ const DROP_RESPONSE = new Set([
 ]);
 
 /**
- * The upstream's response headers as the client gets them: everything (including content-encoding
- * and content-length, since the body is relayed byte-for-byte) except hop-by-hop headers.
+ * The upstream's response headers as the client gets them, as a flat `[name, value, …]` list for
+ * `writeHead` (no object to build): everything (including content-encoding and content-length,
+ * since the body is relayed byte-for-byte) except hop-by-hop headers.
  */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+export function clientResponseHeaders(upstream: IncomingHttpHeaders): string[] {
+  const out: string[] = [];
   for (const name in upstream) {
     if (DROP_RESPONSE.has(name)) continue;
     const value = upstream[name];
-    if (value !== undefined) out[name] = value;
+    if (typeof value === 'string') out.push(name, value);
+    else if (value !== undefined) for (const v of value) out.push(name, v);
   }
   return out;
 }

@@ -26,8 +26,7 @@ export function relay(
   cancel: Cancellation,
 ): Promise<RelayEnd> {
   const headers = clientResponseHeaders(reply.headers);
-  headers['x-kmi-key-label'] = keyLabel;
-  headers['x-kmi-request-id'] = requestId;
+  headers.push('x-kmi-key-label', keyLabel, 'x-kmi-request-id', requestId);
   res.writeHead(reply.status, headers);
   if (isEventStream(reply.headers)) res.flushHeaders();
   return reply.body.pipeTo(res, cancel);

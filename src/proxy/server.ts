@@ -464,6 +464,7 @@ function createHandler(ctx: ProxyContext, inFlight: InFlight, sharedGlobal: bool
         headers,
         body: flight.body,
         cancel,
+        atMs: ctx.clock.now(), // after the body: a slow upload must not pick with a stale clock
       });
       if (result.kind === 'unavailable') {
         const extra: Record<string, string> = {};
