@@ -137,6 +137,11 @@ describe('fastPromptText (reads the last user message without parsing the whole 
     expect(promptHint(b)).toEqual(promptHint(Buffer.from(` ${b.toString()}`)));
   });
 
+  it('finds the closing quote after escaped backslashes and quotes', () => {
+    const b = body({ messages: [{ role: 'user', content: 'dir C:\\ and "quoted\\" end\\' }] });
+    expect(fastPromptText(b)).toBe('dir C:\\ and "quoted\\" end\\');
+  });
+
   it('skips an empty last user message', () => {
     expect(
       fastPromptText(

@@ -125,22 +125,38 @@ function lastRoleUser(body: Buffer, before: number): number {
     if (body[i] === 0x3a /* : */) {
       i++;
       while (isSpace(body[i])) i++;
-      if (body.compare(USER, 0, USER.length, i, i + USER.length) === 0) return at;
+      if (bytesAt(body, i, USER)) return at;
     }
     at--;
   }
   return -1;
 }
 
+/** True when `needle` is at `i` (a short needle: cheaper than a native compare call). */
+function bytesAt(body: Buffer, i: number, needle: Buffer): boolean {
+  if (i + needle.length > body.length) return false;
+  for (let k = 0; k < needle.length; k++) if (body[i + k] !== needle[k]) return false;
+  return true;
+}
+
 function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
+/** Where a message's raw (still escaped) string `content` sits in the body: bytes [start, end). */
+interface LiteralRange {
+  readonly start: number;
+  /** At the closing quote, or at the edge of the window when the string is longer (`cut`). */
+  readonly end: number;
+  readonly cut: boolean;
+}
+
 /**
- * The raw (still escaped) string `content` of the message whose role starts at `at`, at most
- * FAST_WINDOW_BYTES of it; null when it is not a plain string here.
+ * The string `content` of the message whose role starts at `at`, at most FAST_WINDOW_BYTES of it;
+ * null when it is not a plain string here. The bytes are scanned as they are: no byte of a
+ * multibyte UTF-8 character is a quote or a backslash.
  */
-function contentLiteralAfter(body: Buffer, at: number): string | null {
+function contentRangeAfter(body: Buffer, at: number): LiteralRange | null {
   const content = body.indexOf(CONTENT, at);
   if (content < 0) return null;
   const nextRole = body.indexOf(ROLE, at + 1);
@@ -151,21 +167,24 @@ function contentLiteralAfter(body: Buffer, at: number): string | null {
   i++;
   while (isSpace(body[i])) i++;
   if (body[i] !== 0x22 /* " */) return null;
-  const windowText = body.toString('utf8', i + 1, Math.min(body.length, i + 1 + FAST_WINDOW_BYTES));
-  let end = -1;
-  for (let j = 0; j < windowText.length; j++) {
-    const c = windowText.charCodeAt(j);
-    if (c === 0x5c /* \ */) j++;
-    else if (c === 0x22) {
-      end = j;
-      break;
-    }
+  const start = i + 1;
+  const limit = Math.min(body.length, start + FAST_WINDOW_BYTES);
+  for (let from = start; ;) {
+    const quote = body.indexOf(0x22, from);
+    if (quote < 0 || quote >= limit) return { start, end: limit, cut: true };
+    // Escaped when an odd number of backslashes precede it.
+    let k = quote - 1;
+    while (k >= start && body[k] === 0x5c /* \ */) k--;
+    if ((quote - 1 - k) % 2 === 0) return { start, end: quote, cut: false };
+    from = quote + 1;
   }
-  // A string longer than the window is cut; drop a half escape sequence at the cut.
-  return end >= 0 ? windowText.slice(0, end) : windowText.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
 }
 
-function decodeLiteral(literal: string): string | null {
+/** The literal's text as JSON would read it, or null when it does not decode. */
+function decodeRange(body: Buffer, range: LiteralRange): string | null {
+  let literal = body.toString('utf8', range.start, range.end);
+  // A string longer than the window is cut; drop a half escape sequence at the cut.
+  if (range.cut) literal = literal.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
   try {
     return JSON.parse(`"${literal}"`) as string;
   } catch {
@@ -174,29 +193,53 @@ function decodeLiteral(literal: string): string | null {
 }
 
 /**
- * Hints of recently seen messages, keyed by the raw message text. An agent's tool loop sends the same
- * last user message turn after turn, so most requests skip the decode, collapse and mask. Memory only.
+ * Hints of recently seen messages, matched by their raw bytes. An agent's tool loop sends the same
+ * last user message turn after turn, so most requests skip the decode, collapse and mask; a match
+ * costs a length check and a memcmp. Memory only, newest last.
  */
-const recentHints = new Map<string, PromptHint>();
+interface KnownHint {
+  readonly bytes: Buffer;
+  readonly cut: boolean;
+  readonly hint: PromptHint;
+}
+const recentHints: KnownHint[] = [];
 const RECENT_HINTS_MAX = 32;
 
-function rememberHint(literal: string, hint: PromptHint): void {
-  if (recentHints.size >= RECENT_HINTS_MAX) {
-    const oldest = recentHints.keys().next().value;
-    if (oldest !== undefined) recentHints.delete(oldest);
+function knownHint(body: Buffer, range: LiteralRange): PromptHint | undefined {
+  const length = range.end - range.start;
+  for (let n = recentHints.length - 1; n >= 0; n--) {
+    const known = recentHints[n]!;
+    if (
+      known.bytes.length === length &&
+      known.cut === range.cut &&
+      body.compare(known.bytes, 0, length, range.start, range.end) === 0
+    ) {
+      return known.hint;
+    }
   }
-  recentHints.set(literal, hint);
+  return undefined;
+}
+
+function rememberHint(body: Buffer, range: LiteralRange, hint: PromptHint): void {
+  if (recentHints.length >= RECENT_HINTS_MAX) recentHints.shift();
+  // A copy of its own (not a slice of the body or of Node's shared pool), so nothing else is kept alive.
+  const bytes = Buffer.allocUnsafeSlow(range.end - range.start);
+  body.copy(bytes, 0, range.start, range.end);
+  recentHints.push({ bytes, cut: range.cut, hint });
 }
 
 /** Walk back over the user messages read straight from the bytes; `use` decides for each one. */
-function lastUserLiteral<T>(body: Buffer, use: (literal: string) => T | null | 'empty'): T | null {
+function lastUserLiteral<T>(
+  body: Buffer,
+  use: (body: Buffer, range: LiteralRange) => T | null | 'empty',
+): T | null {
   let before = body.length;
   for (let tries = 0; tries < 8; tries++) {
     const at = lastRoleUser(body, before - 1);
     if (at < 0) return null;
-    const literal = contentLiteralAfter(body, at);
-    if (literal === null) return null;
-    const found = use(literal);
+    const range = contentRangeAfter(body, at);
+    if (range === null) return null;
+    const found = use(body, range);
     if (found !== 'empty') return found;
     before = at;
   }
@@ -208,24 +251,24 @@ export function fastPromptText(body: Buffer): string | null {
   return lastUserLiteral(body, textOf);
 }
 
-function textOf(literal: string): string | null | 'empty' {
-  const text = decodeLiteral(literal);
+function textOf(body: Buffer, range: LiteralRange): string | null | 'empty' {
+  const text = decodeRange(body, range);
   if (text === null) return null;
   return text.trim() === '' ? 'empty' : text;
 }
 
-/** The hint of the last user message read straight from the bytes (cached by its text), or null. */
+/** The hint of the last user message read straight from the bytes (cached by its bytes), or null. */
 function fastPromptHint(body: Buffer): PromptHint | null {
   return lastUserLiteral(body, hintOf);
 }
 
-function hintOf(literal: string): PromptHint | null | 'empty' {
-  const known = recentHints.get(literal);
+function hintOf(body: Buffer, range: LiteralRange): PromptHint | null | 'empty' {
+  const known = knownHint(body, range);
   if (known !== undefined) return known;
-  const text = textOf(literal);
+  const text = textOf(body, range);
   if (text === null || text === 'empty') return text;
   const hint = hintFromText(text);
-  rememberHint(literal, hint);
+  rememberHint(body, range, hint);
   return hint;
 }
 
