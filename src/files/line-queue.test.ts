@@ -21,6 +21,17 @@ describe('LineQueue', () => {
     expect(q.bytes).toBe(0);
   });
 
+  it('queues encoded lines by copying the given prefix of a buffer that is then reused', () => {
+    const q = new LineQueue();
+    const scratch = Buffer.alloc(64, 0x78);
+    scratch.write('ünï\n', 0);
+    q.pushBytes(scratch, Buffer.byteLength('ünï\n'));
+    scratch.write('two', 0); // reused at once: what was queued must not change
+    q.pushBytes(scratch, 3);
+    q.push('three');
+    expect(text(q.take())).toBe('ünï\ntwo\nthree\n');
+  });
+
   it('spreads many lines and very long ones over several buffers without losing a byte', () => {
     const q = new LineQueue();
     const want: string[] = [];

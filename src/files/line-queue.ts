@@ -48,14 +48,30 @@ export class LineQueue {
   /** Queue one line; a newline is added when it does not end in one. */
   push(line: string): void {
     // Worst case of UTF-8 for one UTF-16 unit is 3 bytes; +1 for the newline.
-    const room = line.length * 3 + 1;
+    const chunk = this.chunkWithRoom(line.length * 3 + 1);
+    const start = chunk.used;
+    this.added(chunk, start, start + chunk.buf.write(line, start, 'utf8'));
+  }
+
+  /** Queue one line already encoded as UTF-8: the first `length` bytes of `src`, copied now. */
+  pushBytes(src: Buffer, length: number): void {
+    const chunk = this.chunkWithRoom(length + 1);
+    const start = chunk.used;
+    src.copy(chunk.buf, start, 0, length);
+    this.added(chunk, start, start + length);
+  }
+
+  private chunkWithRoom(room: number): Chunk {
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || chunk.buf.length - chunk.used < room) {
       chunk = this.newChunk(room);
       this.chunks.push(chunk);
     }
-    const start = chunk.used;
-    let end = start + chunk.buf.write(line, start, 'utf8');
+    return chunk;
+  }
+
+  /** Bytes [start, end) of `chunk` hold a new line; a newline is added when it does not end in one. */
+  private added(chunk: Chunk, start: number, end: number): void {
     if (end === start || chunk.buf[end - 1] !== 0x0a) chunk.buf[end++] = 0x0a;
     chunk.used = end;
     chunk.ends.push(end);

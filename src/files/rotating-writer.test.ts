@@ -54,6 +54,19 @@ describe('createRotatingWriter', () => {
     await w.close();
   });
 
+  it('writes encoded lines (writeBytes) between text lines, in order', async () => {
+    const path = join(root, 'bytes.log');
+    const w = createRotatingWriter({ path, maxBytes: 1 << 20, backups: 1, enforcePerms: false });
+    const scratch = Buffer.from('encoded ü line\nrest');
+    w.write('text');
+    w.writeBytes(scratch, Buffer.byteLength('encoded ü line\n'));
+    w.write('last');
+    await w.close();
+    expect(await lines(path)).toEqual(['text', 'encoded ü line', 'last']);
+    w.writeBytes(scratch, 3);
+    expect(w.stats()).toMatchObject({ written: 3, dropped: 1 });
+  });
+
   it('flush() and close() put every queued line on disk', async () => {
     const path = join(root, 'sub', 'dir', 'f.log');
     const w = createRotatingWriter({

@@ -42,6 +42,8 @@ export interface RotatingWriter {
   readonly path: string;
   /** Queue one line (a trailing newline is added when missing). Never blocks, never throws. */
   write(line: string): void;
+  /** `write` for a line already encoded as UTF-8: the first `length` bytes of `src`, copied at once. */
+  writeBytes(src: Buffer, length: number): void;
   /** Resolves once every line queued before the call is on disk (or counted as lost). */
   flush(): Promise<void>;
   /** Flush, then release the file. Later writes are dropped. */
@@ -273,6 +275,15 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
     return draining;
   }
 
+  /** A line was queued: keep the queue bounded and make sure a write is coming. */
+  function queued(): void {
+    if (queue.lines > maxLines) {
+      queue.dropOldest();
+      dropped++;
+    }
+    schedule();
+  }
+
   async function flush(): Promise<void> {
     if (timer !== null) {
       clearTimeout(timer);
@@ -294,11 +305,15 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
         return;
       }
       queue.push(line);
-      if (queue.lines > maxLines) {
-        queue.dropOldest();
+      queued();
+    },
+    writeBytes(src: Buffer, length: number): void {
+      if (closed) {
         dropped++;
+        return;
       }
-      schedule();
+      queue.pushBytes(src, length);
+      queued();
     },
     flush,
     async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonString, traceLine } from './line.js';
+import { encodeTraceLine, jsonString, traceLine } from './line.js';
 import type { TraceRecord } from './record.js';
 
 const base: TraceRecord = {
@@ -71,6 +71,30 @@ describe('traceLine', () => {
     expect(parsed.key_label).toBeNull();
     expect(parsed.latency_ms).toBeNull();
     expect(parsed.failover_from).toEqual([]);
+  });
+});
+
+describe('encodeTraceLine', () => {
+  it('gives the UTF-8 bytes of traceLine, in a buffer the next call reuses', () => {
+    const first = encodeTraceLine(base);
+    const bytes = Buffer.from(first.bytes.subarray(0, first.length));
+    expect(bytes.toString('utf8')).toBe(traceLine(base));
+    expect(JSON.parse(bytes.toString('utf8'))).toEqual(base);
+  });
+
+  it('never mixes up cached pieces: a hint with another head, a label with another hash', () => {
+    const a = { ...base, prompt_hint: 'same hint', prompt_head: 'same', key_hash: 'hash-one' };
+    const b = { ...a, prompt_head: 'other', key_hash: 'hash-two' };
+    const c = { ...a, prompt_hint: null, prompt_head: null, key_label: null, key_hash: null };
+    for (const r of [a, b, a, c, b, c]) expect(JSON.parse(traceLine(r))).toEqual(r);
+  });
+
+  it('writes numbers of every kind as JSON does', () => {
+    for (const n of [0, 7, 10, 99, 100, 123456789, 1e15, 2 ** 53, -3, 1.5, 1e21, 5e-7]) {
+      const r = { ...base, latency_ms: n, status: n, ttfb_ms: n };
+      const parsed = JSON.parse(traceLine(r)) as TraceRecord;
+      expect([parsed.latency_ms, parsed.status, parsed.ttfb_ms]).toEqual([n, n, n]);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { createRotatingWriter, type RotatingWriterStats } from '../files/rotating-writer.js';
 import { formatZoned } from '../zoned-time.js';
-import { traceLine } from './line.js';
+import { encodeTraceLine } from './line.js';
 import { promptHint } from './prompt-hint.js';
 import { RecordRing } from './ring.js';
 import {
@@ -131,10 +131,11 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
     pending = [];
     for (const entry of batch) {
       let record: TraceRecord;
-      let line: string;
       try {
         record = finaliseTraceRecord(entry, finaliseOptions);
-        line = traceLine(record);
+        // The encoded bytes are reused by the next line: queued (copied) at once.
+        const line = encodeTraceLine(record);
+        file.writeBytes(line.bytes, line.length);
       } catch {
         droppedPending++;
         continue;
@@ -148,7 +149,6 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
           // A broken subscriber (a closed dashboard socket) must not stop the trace.
         }
       }
-      file.write(line);
     }
   }
 
