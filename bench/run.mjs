@@ -46,8 +46,26 @@ for (const a of argv) {
 }
 
 const SIZE = QUICK
-  ? { seq: 300, seqWarm: 300, durMs: 1000, sse: 100, sseWarm: 20, aborts: 100, abortConc: 20 }
-  : { seq: 2000, seqWarm: 3000, durMs: 5000, sse: 500, sseWarm: 50, aborts: 1000, abortConc: 50 };
+  ? {
+      seq: 300,
+      seqWarm: 300,
+      durMs: 1000,
+      rounds: 1,
+      sse: 100,
+      sseWarm: 20,
+      aborts: 100,
+      abortConc: 20,
+    }
+  : {
+      seq: 2000,
+      seqWarm: 3000,
+      durMs: 5000,
+      rounds: 3,
+      sse: 500,
+      sseWarm: 50,
+      aborts: 1000,
+      abortConc: 50,
+    };
 
 const TARGETS = {
   throughputRatio: 0.4,
@@ -138,33 +156,73 @@ function cpuMs(pid) {
 }
 const CLOCK_TICKS = 100;
 
-async function measure(name, target, upstream, serverPid) {
-  const r = {};
-  log(`[${name}] sequential latency: ${SIZE.seq} requests (after ${SIZE.seqWarm} warm-up)`);
-  r.seq = await sequentialLatency(target, { count: SIZE.seq, warmup: SIZE.seqWarm });
-  for (const c of [16, 64]) {
-    log(`[${name}] throughput at concurrency ${c} for ${SIZE.durMs / 1000} s`);
-    const before = cpuMs(serverPid);
-    const started = Date.now();
-    r[`c${c}`] = await throughput(target, { concurrency: c, durationMs: SIZE.durMs });
-    const after = cpuMs(serverPid);
-    // Requests over the whole run, warm-up included, as the CPU time covers it too.
-    const requests = r[`c${c}`].rps * ((Date.now() - started) / 1000);
-    r[`c${c}`].cpuUsPerRequest =
-      before !== null && after !== null && requests > 0
-        ? ((after - before) * 1000) / requests
-        : null;
+/** One closed-loop throughput run, with the CPU time per request of the process that serves it. */
+async function throughputRun({ name, target, pid }, c) {
+  log(`[${name}] throughput at concurrency ${c} for ${SIZE.durMs / 1000} s`);
+  const before = cpuMs(pid);
+  const started = Date.now();
+  const run = await throughput(target, { concurrency: c, durationMs: SIZE.durMs });
+  const after = cpuMs(pid);
+  // Requests over the whole run, warm-up included, as the CPU time covers it too.
+  const requests = run.rps * ((Date.now() - started) / 1000);
+  run.cpuUsPerRequest =
+    before !== null && after !== null && requests > 0 ? ((after - before) * 1000) / requests : null;
+  return run;
+}
+
+/** The middle value (the upper one of an even count); numbers only, null when there are none. */
+const median = (values) => {
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  return sorted.length === 0 ? null : sorted[Math.floor(sorted.length / 2)];
+};
+
+/**
+ * Every measurement for each target (`{name, target, pid}`: direct first, then kmi), phase by
+ * phase, so the two columns of a row are measured close together. Throughput runs alternate between
+ * the targets for SIZE.rounds rounds and report medians: the shared host's load drifts within a run.
+ */
+async function measureAll(targets, upstream) {
+  const results = targets.map(() => ({}));
+  const aborts = async (i) => {
+    const t = targets[i];
+    const r = results[i];
+    await upstream.call('reset');
+    const before = await settledUpstreamStats(upstream, 200, 3000);
+    log(`[${t.name}] ${SIZE.aborts} mid-stream client aborts, ${SIZE.abortConc} at a time`);
+    r.aborts = await midStreamAborts(t.target, {
+      count: SIZE.aborts,
+      concurrency: SIZE.abortConc,
+    });
+    r.afterAborts = await settledUpstreamStats(upstream, 1000, 5000);
+    r.socketsBefore = before.openSockets;
+    r.answersAfter = await stillAnswers(t.target);
+  };
+  // The abort test counts the upstream's open sockets: direct runs it before the proxy has any.
+  await aborts(0);
+  for (const [i, t] of targets.entries()) {
+    log(`[${t.name}] sequential latency: ${SIZE.seq} requests (after ${SIZE.seqWarm} warm-up)`);
+    results[i].seq = await sequentialLatency(t.target, { count: SIZE.seq, warmup: SIZE.seqWarm });
   }
-  log(`[${name}] SSE time to first byte: ${SIZE.sse} streams`);
-  r.sse = await sseTtfb(target, { count: SIZE.sse, warmup: SIZE.sseWarm });
-  await upstream.call('reset');
-  const before = await settledUpstreamStats(upstream, 200, 3000);
-  log(`[${name}] ${SIZE.aborts} mid-stream client aborts, ${SIZE.abortConc} at a time`);
-  r.aborts = await midStreamAborts(target, { count: SIZE.aborts, concurrency: SIZE.abortConc });
-  r.afterAborts = await settledUpstreamStats(upstream, 1000, 5000);
-  r.socketsBefore = before.openSockets;
-  r.answersAfter = await stillAnswers(target);
-  return r;
+  for (const c of [16, 64]) {
+    const runs = targets.map(() => []);
+    for (let round = 0; round < SIZE.rounds; round++) {
+      for (const [i, t] of targets.entries()) runs[i].push(await throughputRun(t, c));
+    }
+    for (const [i, t] of targets.entries()) {
+      const rps = runs[i].map((r) => r.rps);
+      log(`[${t.name}] c=${c} req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
+      results[i][`c${c}`] = {
+        rps: median(rps),
+        cpuUsPerRequest: median(runs[i].map((r) => r.cpuUsPerRequest)),
+      };
+    }
+  }
+  for (const [i, t] of targets.entries()) {
+    log(`[${t.name}] SSE time to first byte: ${SIZE.sse} streams`);
+    results[i].sse = await sseTtfb(t.target, { count: SIZE.sse, warmup: SIZE.sseWarm });
+  }
+  for (let i = 1; i < targets.length; i++) await aborts(i);
+  return results;
 }
 
 const fmt = (n, digits = 2) =>
@@ -201,7 +259,7 @@ function table(direct, proxy, proxyMem, pendingReason) {
     const ratio = p ? p.rps / d.rps : NaN;
     const gated = c === 64;
     row(
-      `throughput, concurrency ${c} (req/s, ${SIZE.durMs / 1000} s)`,
+      `throughput, concurrency ${c} (req/s, ${SIZE.rounds > 1 ? `median of ${SIZE.rounds} × ` : ''}${SIZE.durMs / 1000} s)`,
       fmtInt(d.rps),
       p ? fmtInt(p.rps) : 'pending',
       p ? `${fmt(ratio * 100, 0)} % of direct` : '–',
@@ -363,12 +421,12 @@ async function main() {
       pendingReason = 'run with --direct-only.';
     }
 
-    const direct = await measure('direct', directTarget, upstream, upstream.child.pid);
-    let viaKmi = null;
+    const targets = [{ name: 'direct', target: directTarget, pid: upstream.child.pid }];
+    const idle = proxyTarget ? await proxy.call('mem') : null;
+    if (proxyTarget) targets.push({ name: 'kmi', target: proxyTarget, pid: proxy.child.pid });
+    const [direct, viaKmi = null] = await measureAll(targets, upstream);
     let mem = null;
     if (proxyTarget) {
-      const idle = await proxy.call('mem');
-      viaKmi = await measure('kmi', proxyTarget, upstream, proxy.child.pid);
       const after = await proxy.call('mem');
       mem = {
         rss: after.rss,
@@ -453,8 +511,6 @@ async function startRedisServer(dir) {
   };
   return { port, url: `redis://127.0.0.1:${port}/0`, stop };
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * --redis: the same compiled proxy three times — file store, Redis, Redis with global and per-key
