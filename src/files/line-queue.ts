@@ -2,8 +2,8 @@
 
 /** Buffers of this size hold many lines each; a longer line gets a buffer of its own. */
 const CHUNK_BYTES = 64 * 1024;
-/** Spare chunks kept for reuse once written (a full batch of the file writer is ~4 chunks). */
-const SPARE_CHUNKS = 8;
+/** Spare chunks kept for reuse once written. */
+const SPARE_CHUNKS = 4;
 
 interface Chunk {
   readonly buf: Buffer;
