@@ -169,15 +169,12 @@ function contentRangeAfter(body: Buffer, at: number): LiteralRange | null {
   if (body[i] !== 0x22 /* " */) return null;
   const start = i + 1;
   const limit = Math.min(body.length, start + FAST_WINDOW_BYTES);
-  for (let from = start; ;) {
-    const quote = body.indexOf(0x22, from);
-    if (quote < 0 || quote >= limit) return { start, end: limit, cut: true };
-    // Escaped when an odd number of backslashes precede it.
-    let k = quote - 1;
-    while (k >= start && body[k] === 0x5c /* \ */) k--;
-    if ((quote - 1 - k) % 2 === 0) return { start, end: quote, cut: false };
-    from = quote + 1;
+  for (let j = start; j < limit; j++) {
+    const byte = body[j];
+    if (byte === 0x5c /* \ */) j++;
+    else if (byte === 0x22) return { start, end: j, cut: false };
   }
+  return { start, end: limit, cut: true };
 }
 
 /** The literal's text as JSON would read it, or null when it does not decode. */
