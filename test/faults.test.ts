@@ -86,7 +86,9 @@ describe('kill -9 in the middle of writes', () => {
       }),
       { mode: 0o600 },
     );
-    // Kill anywhere from start-up to a little after a normal run would have finished.
+    // Kill anywhere from start-up to a while after a normal run would have finished: ~1 run in 4
+    // completes (~23 of 100), so "some completed" holds even when a busy machine slows the runs
+    // (with 1.1× it expected ~9 and a loaded CI machine once saw only 4).
     const spans = {
       unblock: await timeCommand(['unblock', '--all']),
       rotate: await timeCommand(['rotate']),
@@ -100,7 +102,7 @@ describe('kill -9 in the middle of writes', () => {
       const span = rotate ? spans.rotate : spans.unblock;
       const r = await runAndKill(
         rotate ? ['rotate'] : ['unblock', '--all'],
-        Math.random() * span * 1.1,
+        Math.random() * span * 1.3,
       );
       if (r.completed) {
         completed++;
@@ -152,7 +154,7 @@ describe('kill -9 in the middle of writes', () => {
     let killed = 0;
     const seen = new Set<string>();
     for (let round = 0; round < 40; round++) {
-      const r = await runAndKill(['rotate'], Math.random() * span * 1.1, env);
+      const r = await runAndKill(['rotate'], Math.random() * span * 1.3, env);
       if (!r.completed) killed++;
       await ageLeftoverLock(join(sb.stateDir, 'state.json.lock'));
       const text = await readFile(config, 'utf8');
