@@ -60,7 +60,7 @@ function onResponseClose(this: WatchedResponse): void {
   const cancel = this[CANCELLATION];
   if (cancel === undefined) return;
   this[CANCELLATION] = undefined;
-  // Closed before the response finished: the client went away.
+  // Finished: the response was handed over. Closed before that: the client went away.
   if (this.writableFinished) cancel.finished();
   else cancel.abort();
 }
