@@ -77,4 +77,19 @@ describe('LineQueue', () => {
     expect(text(second)).toBe('second batch\n');
     expect(text(q.take())).toBe('third batch, in a reused buffer\n');
   });
+
+  it('reuses as many written buffers as it was asked to keep, and allocates beyond that', () => {
+    const fill = (q: LineQueue) => {
+      for (let i = 0; i < 500; i++) q.push('z'.repeat(999)); // ~500 KB: 8 buffers of 64 KiB
+      return q.take();
+    };
+    const reused = (q: LineQueue) => {
+      const first = fill(q);
+      const old = new Set(first.views.map((v) => v.buffer));
+      q.release(first);
+      return fill(q).views.filter((v) => old.has(v.buffer)).length;
+    };
+    expect(reused(new LineQueue({ reuseBytes: 512 * 1024 }))).toBe(8);
+    expect(reused(new LineQueue())).toBe(5); // the default keeps 256 KiB, plus one
+  });
 });

@@ -2,8 +2,16 @@
 
 /** Buffers of this size hold many lines each; a longer line gets a buffer of its own. */
 const CHUNK_BYTES = 64 * 1024;
-/** Spare chunks kept for reuse once written. */
-const SPARE_CHUNKS = 4;
+
+export interface LineQueueOptions {
+  /**
+   * Written buffers are kept for reuse up to about this many bytes (default 256 KiB). Enough for a
+   * batch being written plus the lines queued behind it means a busy queue allocates nothing: a
+   * fresh buffer that outlives a few young-generation GCs is only freed by a full GC, so the
+   * process would hold megabytes of them (RSS) in between.
+   */
+  readonly reuseBytes?: number;
+}
 
 interface Chunk {
   readonly buf: Buffer;
@@ -32,8 +40,14 @@ interface Batch extends LineBatch {
 export class LineQueue {
   private chunks: Chunk[] = [];
   private spare: Buffer[] = [];
+  private readonly maxSpare: number;
   private count = 0;
   private size = 0;
+
+  constructor(options: LineQueueOptions = {}) {
+    // +1: the buffer being filled when a batch is taken is part of neither.
+    this.maxSpare = Math.ceil((options.reuseBytes ?? 4 * CHUNK_BYTES) / CHUNK_BYTES) + 1;
+  }
 
   /** Lines queued. */
   get lines(): number {
@@ -131,7 +145,7 @@ export class LineQueue {
   }
 
   private recycle(chunk: Chunk): void {
-    if (chunk.buf.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) {
+    if (chunk.buf.length === CHUNK_BYTES && this.spare.length < this.maxSpare) {
       this.spare.push(chunk.buf);
     }
   }

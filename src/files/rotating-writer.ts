@@ -65,7 +65,8 @@ export function createRotatingWriter(options: RotatingWriterOptions): RotatingWr
   const maxLines = Math.max(1, options.maxQueuedLines ?? 10_000);
 
   // Lines are encoded into reusable buffers as they come: no string is kept, nothing is joined.
-  const queue = new LineQueue();
+  // Buffers for a batch in flight and as much again queued behind it are reused.
+  const queue = new LineQueue({ reuseBytes: 2 * batchBytes });
 
   let handle: FileHandle | null = null;
   let handleIno = -1;
