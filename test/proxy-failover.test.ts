@@ -278,6 +278,38 @@ describe('classification and failover', () => {
     expect(keyState(await flushedState(), 'a').error_5xx).toBe(1);
   });
 
+  it('body silence past KMI_UPSTREAM_TIMEOUT_SECONDS cuts the stream; steady chunks never time out', async () => {
+    // Chunks every 150 ms for ~0.75 s in all: each gap is inside the 400 ms limit.
+    await withFirstKey(
+      { stream: true, chunks: 5, chunkDelayMs: 150 },
+      { config: { upstreamTimeoutMs: 400 } },
+    );
+    const steady = await within(post('/chat/completions', '{"stream":true}'), 10_000, 'steady');
+    expect(await within(steady.text(), 10_000, 'steady body')).toContain('[DONE]');
+
+    // The first chunk at once, then 6 s of silence: cut after ~0.4–1.5 s, the upstream request ended.
+    upstream!.setKey(h!.keys[0]!.apiKey, {
+      chat: { stream: true, chunks: 2, chunkDelayMs: 6_000 },
+    });
+    const t0 = performance.now();
+    const stalled = await within(post('/chat/completions', '{"stream":true}'), 10_000, 'stalled');
+    expect(stalled.status).toBe(200);
+    const text = await within(
+      stalled.text().catch(() => 'cut'),
+      10_000,
+      'the stalled body to end',
+    );
+    expect(text).not.toContain('[DONE]');
+    expect(performance.now() - t0).toBeLessThan(4_000);
+    await within(
+      (async () => {
+        while (upstream!.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      5_000,
+      'the upstream request to be closed',
+    );
+  });
+
   it('three failing requests in a row put a key in a 60 s cooldown', async () => {
     await withFirstKey({ status: 503 });
     for (let i = 0; i < 3; i++) expect((await post()).headers.get('x-kmi-key-label')).toBe('b');

@@ -282,7 +282,7 @@ export const VARIABLES: readonly VarSpec[] = [
     name: 'KMI_UPSTREAM_TIMEOUT_SECONDS',
     kind: 'int',
     default: '600',
-    doc: 'max wait for upstream response headers (streams may run longer)',
+    doc: 'max wait for upstream headers, and between body chunks (streams may run longer)',
   },
   {
     name: 'KMI_STATE_URL',
