@@ -4,6 +4,7 @@ import {
   hintFromText,
   maskSecrets,
   promptHint,
+  promptText,
   PROMPT_HINT_MAX_BODY_BYTES,
 } from './prompt-hint.js';
 
@@ -162,15 +163,93 @@ describe('fastPromptText (reads the last user message without parsing the whole 
     expect(promptHint(b).hint).toBe('word word word word word word…');
   });
 
-  it('falls back (null) for array content or content before role, and promptHint still answers', () => {
-    const parts = body({
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'from parts' }] }],
+  it('reads content arrays: strings and text blocks at the top level, nothing nested', () => {
+    const b = body({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', source: { type: 'base64', data: 'AAAA' } },
+            { text: 'keys in any order', type: 'text' },
+            'a plain string',
+            { type: 'tool_result', content: [{ type: 'text', text: 'nested: not the user' }] },
+            { type: 'input_text', text: 'say \\"hi\\" \\u00e9 😀' },
+            { type: 'text', text: 42 },
+            { type: 'text' },
+          ],
+        },
+      ],
     });
-    expect(fastPromptText(parts)).toBeNull();
-    expect(promptHint(parts).hint).toBe('from parts');
+    expect(fastPromptText(b)).toBe('keys in any order a plain string say \\"hi\\" \\u00e9 😀');
+    expect(fastPromptText(b)).toBe(promptText(JSON.parse(b.toString())));
+  });
+
+  it('falls back (null) for content before role or keys written with escapes, and promptHint still answers', () => {
     const reversed = body({ messages: [{ content: 'reversed order', role: 'user' }] });
     expect(fastPromptText(reversed)).toBeNull();
     expect(promptHint(reversed).hint).toBe('reversed order');
+    const escaped = Buffer.from(
+      '{"messages":[{"role":"user","content":[{"\\u0074ype":"text","text":"escaped key"}]}]}',
+    );
+    expect(fastPromptText(escaped)).toBeNull();
+    expect(promptHint(escaped).hint).toBe('escaped key');
+  });
+
+  it('agrees with the full parse on many agent-shaped bodies, compact or spaced', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const words = [
+      'fix',
+      'the',
+      'bug',
+      'in',
+      '"parser"',
+      'C:\\dir\\',
+      'café',
+      '😀',
+      '\\n',
+      ' ',
+      '',
+    ];
+    const text = () => Array.from({ length: rnd(12) }, () => words[rnd(words.length)]).join(' ');
+    const block = (): unknown => {
+      switch (rnd(6)) {
+        case 0:
+          return { type: 'text', text: text() };
+        case 1:
+          return { text: text(), type: 'input_text', cache_control: { type: 'ephemeral' } };
+        case 2:
+          return {
+            type: 'tool_result',
+            tool_use_id: 't',
+            content: [{ type: 'text', text: text() }],
+          };
+        case 3:
+          return { type: 'image', source: { data: 'x'.repeat(rnd(50)) } };
+        case 4:
+          return text();
+        default:
+          return { type: 'tool_result', content: text(), is_error: rnd(2) === 0 };
+      }
+    };
+    const content = (): unknown => (rnd(3) === 0 ? text() : Array.from({ length: rnd(4) }, block));
+    for (let n = 0; n < 300; n++) {
+      const messages = Array.from({ length: 1 + rnd(5) }, (_, i) =>
+        i % 2 === 0
+          ? { role: 'user', content: content() }
+          : { role: 'assistant', content: [{ type: 'tool_use', id: 't', input: { text: 'no' } }] },
+      );
+      const value = { model: 'k', messages, stream: rnd(2) === 0 };
+      for (const b of [body(value), Buffer.from(JSON.stringify(value, null, 2))]) {
+        const full = promptText(JSON.parse(b.toString()));
+        expect(promptHint(b)).toEqual(hintFromText(full));
+        // The fast path reads every one of them; only bodies without any user text give null.
+        expect(fastPromptText(b)).toBe(full.trim() === '' ? null : full);
+      }
+    }
   });
 });
 

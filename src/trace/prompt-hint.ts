@@ -104,11 +104,16 @@ export function promptText(parsed: unknown): string {
   return lastString(body.input);
 }
 
-// The fast path: find the last `"role":"user"` in the raw bytes and read its string `content`, so a
-// long conversation is not decoded and parsed whole. Anything unusual falls back to JSON.parse.
+// The fast path: find the last `"role":"user"` in the raw bytes and read its `content` there (a string,
+// or the text parts of an array of blocks), so a long conversation is not decoded and parsed whole.
+// Anything unusual falls back to JSON.parse.
 const CONTENT = Buffer.from('"content"');
 const ROLE = Buffer.from('"role"');
 const USER = Buffer.from('"user"');
+const KEY_TYPE = Buffer.from('"type"');
+const KEY_TEXT = Buffer.from('"text"');
+const TYPE_TEXT = Buffer.from('"text"');
+const TYPE_INPUT_TEXT = Buffer.from('"input_text"');
 /** How much of a message string is decoded: the hint needs a few words. */
 const FAST_WINDOW_BYTES = 4 * 1024;
 /** Messages looked at from the end before giving up on the fast path. */
@@ -139,11 +144,21 @@ function bytesAt(body: Buffer, i: number, needle: Buffer): boolean {
   return true;
 }
 
+/** True when bytes [start, end) are exactly `needle`. */
+function bytesAre(body: Buffer, start: number, end: number, needle: Buffer): boolean {
+  return end - start === needle.length && bytesAt(body, start, needle);
+}
+
 function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 }
 
-/** Where a message's raw (still escaped) string `content` sits in the body: bytes [start, end). */
+function skipSpace(body: Buffer, i: number): number {
+  while (isSpace(body[i])) i++;
+  return i;
+}
+
+/** A raw (still escaped) JSON string in the body: bytes [start, end), between its quotes. */
 interface LiteralRange {
   readonly start: number;
   /** At the closing quote, or at the edge of the window when the string is longer (`cut`). */
@@ -151,30 +166,157 @@ interface LiteralRange {
   readonly cut: boolean;
 }
 
+/** The string whose content is bytes [start, end), as far as the hint needs it. */
+function windowed(start: number, end: number): LiteralRange {
+  const limit = start + FAST_WINDOW_BYTES;
+  return end > limit ? { start, end: limit, cut: true } : { start, end, cut: false };
+}
+
+/** A user message's content as found in the bytes. */
+interface ContentAt {
+  /** The string, or the text parts of the array, in order. */
+  readonly parts: readonly LiteralRange[];
+  /** The bytes that decide the hint (cache key): the string, or the whole array when it is short. */
+  readonly key: LiteralRange | null;
+  readonly array: boolean;
+}
+
 /**
- * The string `content` of the message whose role starts at `at`, at most FAST_WINDOW_BYTES of it;
- * null when it is not a plain string here. The bytes are scanned as they are: no byte of a
- * multibyte UTF-8 character is a quote or a backslash.
+ * The `content` of the message whose role starts at `at`; null when it is not found right there or
+ * is neither a string nor an array (the full parse decides then). Strings are scanned as bytes: no
+ * byte of a multibyte UTF-8 character is a quote or a backslash.
  */
-function contentRangeAfter(body: Buffer, at: number): LiteralRange | null {
+function contentAfter(body: Buffer, at: number): ContentAt | null {
   const content = body.indexOf(CONTENT, at);
   if (content < 0) return null;
-  const nextRole = body.indexOf(ROLE, at + 1);
-  if (nextRole >= 0 && nextRole < content) return null; // content came before role: let JSON.parse decide
-  let i = content + CONTENT.length;
-  while (isSpace(body[i])) i++;
+  // Another role before this content: the content belongs to a later message (or keys are reversed).
+  if (body.lastIndexOf(ROLE, content) > at) return null;
+  let i = skipSpace(body, content + CONTENT.length);
   if (body[i] !== 0x3a /* : */) return null;
-  i++;
-  while (isSpace(body[i])) i++;
+  i = skipSpace(body, i + 1);
+  if (body[i] === 0x5b /* [ */) return arrayContentAt(body, i);
   if (body[i] !== 0x22 /* " */) return null;
   const start = i + 1;
   const limit = Math.min(body.length, start + FAST_WINDOW_BYTES);
   for (let j = start; j < limit; j++) {
     const byte = body[j];
     if (byte === 0x5c /* \ */) j++;
-    else if (byte === 0x22) return { start, end: j, cut: false };
+    else if (byte === 0x22) return stringContent({ start, end: j, cut: false });
   }
-  return { start, end: limit, cut: true };
+  return stringContent({ start, end: limit, cut: true });
+}
+
+function stringContent(range: LiteralRange): ContentAt {
+  return { parts: [range], key: range, array: false };
+}
+
+/**
+ * The text parts of the content array at `open`: its strings and the `text` of its
+ * `{"type": "text" | "input_text"}` blocks, as `contentText` reads them; other blocks (images,
+ * tool results) are skipped without being decoded. Null when the array is malformed or a key it
+ * needs is written with escapes.
+ */
+function arrayContentAt(body: Buffer, open: number): ContentAt | null {
+  const parts: LiteralRange[] = [];
+  let i = skipSpace(body, open + 1);
+  if (body[i] !== 0x5d /* ] */) {
+    for (;;) {
+      const c = body[i];
+      let end: number;
+      if (c === 0x22) {
+        end = skipString(body, i);
+        if (end > 0) parts.push(windowed(i + 1, end - 1));
+      } else if (c === 0x7b /* { */) {
+        end = blockText(body, i, parts);
+      } else end = skipValue(body, i);
+      if (end < 0) return null;
+      i = skipSpace(body, end);
+      if (body[i] === 0x2c /* , */) i = skipSpace(body, i + 1);
+      else if (body[i] === 0x5d) break;
+      else return null;
+    }
+  }
+  const whole = { start: open, end: i + 1, cut: false };
+  return { parts, key: whole.end - whole.start <= FAST_WINDOW_BYTES ? whole : null, array: true };
+}
+
+/** Read the block object at `open`: push its text when it is a text block. Index past it, or -1. */
+function blockText(body: Buffer, open: number, parts: LiteralRange[]): number {
+  let isText = false;
+  let text: LiteralRange | null = null;
+  let i = skipSpace(body, open + 1);
+  if (body[i] !== 0x7d /* } */) {
+    for (;;) {
+      if (body[i] !== 0x22) return -1;
+      const keyEnd = skipString(body, i);
+      if (keyEnd < 0 || hasEscape(body, i, keyEnd)) return -1;
+      const key = i;
+      i = skipSpace(body, keyEnd);
+      if (body[i] !== 0x3a /* : */) return -1;
+      i = skipSpace(body, i + 1);
+      const valueEnd = skipValue(body, i);
+      if (valueEnd < 0) return -1;
+      if (body[i] === 0x22) {
+        if (bytesAre(body, key, keyEnd, KEY_TYPE)) {
+          if (hasEscape(body, i, valueEnd)) return -1;
+          isText =
+            bytesAre(body, i, valueEnd, TYPE_TEXT) || bytesAre(body, i, valueEnd, TYPE_INPUT_TEXT);
+        } else if (bytesAre(body, key, keyEnd, KEY_TEXT)) {
+          text = windowed(i + 1, valueEnd - 1);
+        }
+      }
+      i = skipSpace(body, valueEnd);
+      if (body[i] === 0x2c /* , */) i = skipSpace(body, i + 1);
+      else if (body[i] === 0x7d) break;
+      else return -1;
+    }
+  }
+  if (isText && text !== null) parts.push(text);
+  return i + 1;
+}
+
+/** A backslash among bytes [start, end) (a short range: a key or a type name). */
+function hasEscape(body: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (body[k] === 0x5c) return true;
+  return false;
+}
+
+/** Index just past the string whose opening quote is at `open`, or -1 when it does not end. */
+function skipString(body: Buffer, open: number): number {
+  let from = open + 1;
+  for (;;) {
+    const quote = body.indexOf(0x22, from);
+    if (quote < 0) return -1;
+    let b = quote - 1;
+    while (body[b] === 0x5c) b--;
+    if ((quote - 1 - b) % 2 === 0) return quote + 1; // an even run of backslashes escapes nothing
+    from = quote + 1;
+  }
+}
+
+/** Index just past the JSON value at `i` (a string, object, array or literal), or -1. */
+function skipValue(body: Buffer, i: number): number {
+  const c = body[i];
+  if (c === 0x22) return skipString(body, i);
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let j = i; j < body.length; j++) {
+      const b = body[j];
+      if (b === 0x22) {
+        const end = skipString(body, j);
+        if (end < 0) return -1;
+        j = end - 1;
+      } else if (b === 0x7b || b === 0x5b) depth++;
+      else if ((b === 0x7d || b === 0x5d) && --depth === 0) return j + 1;
+    }
+    return -1;
+  }
+  let j = i;
+  for (; j < body.length; j++) {
+    const b = body[j];
+    if (b === 0x2c || b === 0x7d || b === 0x5d || isSpace(b)) break;
+  }
+  return j > i ? j : -1;
 }
 
 /** The literal's text as JSON would read it, or null when it does not decode. */
@@ -197,19 +339,21 @@ function decodeRange(body: Buffer, range: LiteralRange): string | null {
 interface KnownHint {
   readonly bytes: Buffer;
   readonly cut: boolean;
+  readonly array: boolean;
   readonly hint: PromptHint;
 }
 const recentHints: KnownHint[] = [];
 const RECENT_HINTS_MAX = 32;
 
-function knownHint(body: Buffer, range: LiteralRange): PromptHint | undefined {
-  const length = range.end - range.start;
+function knownHint(body: Buffer, key: LiteralRange, array: boolean): PromptHint | undefined {
+  const length = key.end - key.start;
   for (let n = recentHints.length - 1; n >= 0; n--) {
     const known = recentHints[n]!;
     if (
       known.bytes.length === length &&
-      known.cut === range.cut &&
-      body.compare(known.bytes, 0, length, range.start, range.end) === 0
+      known.cut === key.cut &&
+      known.array === array &&
+      body.compare(known.bytes, 0, length, key.start, key.end) === 0
     ) {
       return known.hint;
     }
@@ -217,26 +361,26 @@ function knownHint(body: Buffer, range: LiteralRange): PromptHint | undefined {
   return undefined;
 }
 
-function rememberHint(body: Buffer, range: LiteralRange, hint: PromptHint): void {
+function rememberHint(body: Buffer, key: LiteralRange, array: boolean, hint: PromptHint): void {
   if (recentHints.length >= RECENT_HINTS_MAX) recentHints.shift();
   // A copy of its own (not a slice of the body or of Node's shared pool), so nothing else is kept alive.
-  const bytes = Buffer.allocUnsafeSlow(range.end - range.start);
-  body.copy(bytes, 0, range.start, range.end);
-  recentHints.push({ bytes, cut: range.cut, hint });
+  const bytes = Buffer.allocUnsafeSlow(key.end - key.start);
+  body.copy(bytes, 0, key.start, key.end);
+  recentHints.push({ bytes, cut: key.cut, array, hint });
 }
 
 /** Walk back over the user messages read straight from the bytes; `use` decides for each one. */
-function lastUserLiteral<T>(
+function lastUserContent<T>(
   body: Buffer,
-  use: (body: Buffer, range: LiteralRange) => T | null | 'empty',
+  use: (body: Buffer, content: ContentAt) => T | null | 'empty',
 ): T | null {
   let before = body.length;
   for (let tries = 0; tries < 8; tries++) {
     const at = lastRoleUser(body, before - 1);
     if (at < 0) return null;
-    const range = contentRangeAfter(body, at);
-    if (range === null) return null;
-    const found = use(body, range);
+    const content = contentAfter(body, at);
+    if (content === null) return null;
+    const found = use(body, content);
     if (found !== 'empty') return found;
     before = at;
   }
@@ -245,27 +389,36 @@ function lastUserLiteral<T>(
 
 /** The last user message's text read straight from the bytes, or null to fall back to a full parse. */
 export function fastPromptText(body: Buffer): string | null {
-  return lastUserLiteral(body, textOf);
+  return lastUserContent(body, textOf);
 }
 
-function textOf(body: Buffer, range: LiteralRange): string | null | 'empty' {
-  const text = decodeRange(body, range);
-  if (text === null) return null;
-  return text.trim() === '' ? 'empty' : text;
+/** The content's text (parts joined by spaces, as far as a hint can reach), or 'empty'. */
+function textOf(body: Buffer, content: ContentAt): string | null | 'empty' {
+  let text: string | null = null;
+  for (const part of content.parts) {
+    const t = decodeRange(body, part);
+    if (t === null) return null;
+    text = text === null ? t : `${text} ${t}`;
+    if (text.length > SCAN_CHARS) break; // the hint never looks further
+  }
+  return text === null || text.trim() === '' ? 'empty' : text;
 }
 
 /** The hint of the last user message read straight from the bytes (cached by its bytes), or null. */
 function fastPromptHint(body: Buffer): PromptHint | null {
-  return lastUserLiteral(body, hintOf);
+  return lastUserContent(body, hintOf);
 }
 
-function hintOf(body: Buffer, range: LiteralRange): PromptHint | null | 'empty' {
-  const known = knownHint(body, range);
-  if (known !== undefined) return known;
-  const text = textOf(body, range);
+function hintOf(body: Buffer, content: ContentAt): PromptHint | null | 'empty' {
+  const { key, array } = content;
+  if (key !== null) {
+    const known = knownHint(body, key, array);
+    if (known !== undefined) return known;
+  }
+  const text = textOf(body, content);
   if (text === null || text === 'empty') return text;
   const hint = hintFromText(text);
-  rememberHint(body, range, hint);
+  if (key !== null) rememberHint(body, key, array, hint);
   return hint;
 }
 
