@@ -195,6 +195,28 @@ describe('fastPromptText (reads the last user message without parsing the whole 
     expect(promptHint(escaped).hint).toBe('escaped key');
   });
 
+  it('walks back over a long tool loop to the last prompt with text', () => {
+    const anthropic: unknown[] = [
+      { role: 'user', content: [{ type: 'text', text: 'Refactor it' }] },
+    ];
+    const openai: unknown[] = [{ role: 'user', content: 'Refactor it' }];
+    for (let i = 0; i < 100; i++) {
+      anthropic.push(
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: `t${i}`, name: 'read', input: {} }],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: `t${i}`, content: 'ok' }] },
+      );
+      openai.push(
+        { role: 'assistant', content: null, tool_calls: [{ id: `c${i}`, type: 'function' }] },
+        { role: 'tool', tool_call_id: `c${i}`, content: 'ok' },
+      );
+    }
+    expect(fastPromptText(body({ messages: anthropic }))).toBe('Refactor it');
+    expect(fastPromptText(body({ messages: openai }))).toBe('Refactor it');
+  });
+
   it('agrees with the full parse on many agent-shaped bodies, compact or spaced', () => {
     let seed = 7;
     const rnd = (n: number) => {

@@ -116,13 +116,10 @@ const TYPE_TEXT = Buffer.from('"text"');
 const TYPE_INPUT_TEXT = Buffer.from('"input_text"');
 /** How much of a message string is decoded: the hint needs a few words. */
 const FAST_WINDOW_BYTES = 4 * 1024;
-/** Messages looked at from the end before giving up on the fast path. */
-const FAST_MAX_MESSAGES = 64;
-
 /** Where the last `"role": "user"` before `before` starts, or -1. Each step jumps to the previous `"role"`. */
 function lastRoleUser(body: Buffer, before: number): number {
   let at = before;
-  for (let n = 0; n < FAST_MAX_MESSAGES; n++) {
+  for (;;) {
     at = body.lastIndexOf(ROLE, at);
     if (at < 0) return -1;
     let i = at + ROLE.length;
@@ -134,7 +131,6 @@ function lastRoleUser(body: Buffer, before: number): number {
     }
     at--;
   }
-  return -1;
 }
 
 /** True when `needle` is at `i` (a short needle: cheaper than a native compare call). */
@@ -369,13 +365,18 @@ function rememberHint(body: Buffer, key: LiteralRange, array: boolean, hint: Pro
   recentHints.push({ bytes, cut: key.cut, array, hint });
 }
 
-/** Walk back over the user messages read straight from the bytes; `use` decides for each one. */
+/**
+ * Walk back over the user messages read straight from the bytes; `use` decides for each one. An
+ * agent's tool loop can put many text-less turns (tool results) after the last real prompt: the walk
+ * goes as far back as it takes, which reads each byte at most about once, still far cheaper than
+ * the full parse it replaces.
+ */
 function lastUserContent<T>(
   body: Buffer,
   use: (body: Buffer, content: ContentAt) => T | null | 'empty',
 ): T | null {
   let before = body.length;
-  for (let tries = 0; tries < 8; tries++) {
+  for (;;) {
     const at = lastRoleUser(body, before - 1);
     if (at < 0) return null;
     const content = contentAfter(body, at);
@@ -384,7 +385,6 @@ function lastUserContent<T>(
     if (found !== 'empty') return found;
     before = at;
   }
-  return null;
 }
 
 /** The last user message's text read straight from the bytes, or null to fall back to a full parse. */
