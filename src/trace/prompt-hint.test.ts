@@ -195,6 +195,12 @@ describe('fastPromptText (reads the last user message without parsing the whole 
     expect(promptHint(escaped).hint).toBe('escaped key');
   });
 
+  it('ends its walk at the first byte (a role key there is not searched again from the end)', () => {
+    expect(fastPromptText(Buffer.from('"role":"user","content":"  "'))).toBeNull();
+    expect(fastPromptText(Buffer.from('"role":"tool","content":"x"'))).toBeNull();
+    expect(fastPromptText(Buffer.from('"role":"user","content":"here"'))).toBe('here');
+  });
+
   it('walks back over a long tool loop to the last prompt with text', () => {
     const anthropic: unknown[] = [
       { role: 'user', content: [{ type: 'text', text: 'Refactor it' }] },

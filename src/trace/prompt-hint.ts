@@ -110,16 +110,21 @@ export function promptText(parsed: unknown): string {
 const CONTENT = Buffer.from('"content"');
 const ROLE = Buffer.from('"role"');
 const USER = Buffer.from('"user"');
-const KEY_TYPE = Buffer.from('"type"');
-const KEY_TEXT = Buffer.from('"text"');
-const TYPE_TEXT = Buffer.from('"text"');
-const TYPE_INPUT_TEXT = Buffer.from('"input_text"');
+/** A block's `"type"` key. */
+const TYPE = Buffer.from('"type"');
+/** A block's `"text"` key, and the type value of a text block. */
+const TEXT = Buffer.from('"text"');
+const INPUT_TEXT = Buffer.from('"input_text"');
 /** How much of a message string is decoded: the hint needs a few words. */
 const FAST_WINDOW_BYTES = 4 * 1024;
-/** Where the last `"role": "user"` before `before` starts, or -1. Each step jumps to the previous `"role"`. */
+
+/**
+ * Where the last `"role": "user"` at or before `before` starts, or -1. Each step jumps to the
+ * previous `"role"`. (A negative offset would make `lastIndexOf` count from the end: never pass one.)
+ */
 function lastRoleUser(body: Buffer, before: number): number {
   let at = before;
-  for (;;) {
+  while (at >= 0) {
     at = body.lastIndexOf(ROLE, at);
     if (at < 0) return -1;
     let i = at + ROLE.length;
@@ -131,6 +136,7 @@ function lastRoleUser(body: Buffer, before: number): number {
     }
     at--;
   }
+  return -1;
 }
 
 /** True when `needle` is at `i` (a short needle: cheaper than a native compare call). */
@@ -253,11 +259,10 @@ function blockText(body: Buffer, open: number, parts: LiteralRange[]): number {
       const valueEnd = skipValue(body, i);
       if (valueEnd < 0) return -1;
       if (body[i] === 0x22) {
-        if (bytesAre(body, key, keyEnd, KEY_TYPE)) {
+        if (bytesAre(body, key, keyEnd, TYPE)) {
           if (hasEscape(body, i, valueEnd)) return -1;
-          isText =
-            bytesAre(body, i, valueEnd, TYPE_TEXT) || bytesAre(body, i, valueEnd, TYPE_INPUT_TEXT);
-        } else if (bytesAre(body, key, keyEnd, KEY_TEXT)) {
+          isText = bytesAre(body, i, valueEnd, TEXT) || bytesAre(body, i, valueEnd, INPUT_TEXT);
+        } else if (bytesAre(body, key, keyEnd, TEXT)) {
           text = windowed(i + 1, valueEnd - 1);
         }
       }
