@@ -1,5 +1,14 @@
 // prompt_hint / prompt_head: a few words of the last user message of a request body, secrets masked.
 import { maskKey } from '../auth/mask.js';
+import {
+  bytesAre,
+  bytesAt,
+  hasEscape,
+  isSpace,
+  skipSpace,
+  skipString,
+  skipValue,
+} from './json-bytes.js';
 
 export interface PromptHint {
   /** First 6 words / 60 characters of the last user message, whitespace collapsed, `…` when cut. */
@@ -139,27 +148,6 @@ function lastRoleUser(body: Buffer, before: number): number {
   return -1;
 }
 
-/** True when `needle` is at `i` (a short needle: cheaper than a native compare call). */
-function bytesAt(body: Buffer, i: number, needle: Buffer): boolean {
-  if (i + needle.length > body.length) return false;
-  for (let k = 0; k < needle.length; k++) if (body[i + k] !== needle[k]) return false;
-  return true;
-}
-
-/** True when bytes [start, end) are exactly `needle`. */
-function bytesAre(body: Buffer, start: number, end: number, needle: Buffer): boolean {
-  return end - start === needle.length && bytesAt(body, start, needle);
-}
-
-function isSpace(byte: number | undefined): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
-}
-
-function skipSpace(body: Buffer, i: number): number {
-  while (isSpace(body[i])) i++;
-  return i;
-}
-
 /** A raw (still escaped) JSON string in the body: bytes [start, end), between its quotes. */
 interface LiteralRange {
   readonly start: number;
@@ -274,50 +262,6 @@ function blockText(body: Buffer, open: number, parts: LiteralRange[]): number {
   }
   if (isText && text !== null) parts.push(text);
   return i + 1;
-}
-
-/** A backslash among bytes [start, end) (a short range: a key or a type name). */
-function hasEscape(body: Buffer, start: number, end: number): boolean {
-  for (let k = start; k < end; k++) if (body[k] === 0x5c) return true;
-  return false;
-}
-
-/** Index just past the string whose opening quote is at `open`, or -1 when it does not end. */
-function skipString(body: Buffer, open: number): number {
-  let from = open + 1;
-  for (;;) {
-    const quote = body.indexOf(0x22, from);
-    if (quote < 0) return -1;
-    let b = quote - 1;
-    while (body[b] === 0x5c) b--;
-    if ((quote - 1 - b) % 2 === 0) return quote + 1; // an even run of backslashes escapes nothing
-    from = quote + 1;
-  }
-}
-
-/** Index just past the JSON value at `i` (a string, object, array or literal), or -1. */
-function skipValue(body: Buffer, i: number): number {
-  const c = body[i];
-  if (c === 0x22) return skipString(body, i);
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
-    for (let j = i; j < body.length; j++) {
-      const b = body[j];
-      if (b === 0x22) {
-        const end = skipString(body, j);
-        if (end < 0) return -1;
-        j = end - 1;
-      } else if (b === 0x7b || b === 0x5b) depth++;
-      else if ((b === 0x7d || b === 0x5d) && --depth === 0) return j + 1;
-    }
-    return -1;
-  }
-  let j = i;
-  for (; j < body.length; j++) {
-    const b = body[j];
-    if (b === 0x2c || b === 0x7d || b === 0x5d || isSpace(b)) break;
-  }
-  return j > i ? j : -1;
 }
 
 /** The literal's text as JSON would read it, or null when it does not decode. */
