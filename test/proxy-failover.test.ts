@@ -301,13 +301,7 @@ describe('classification and failover', () => {
     );
     expect(text).not.toContain('[DONE]');
     expect(performance.now() - t0).toBeLessThan(4_000);
-    await within(
-      (async () => {
-        while (upstream!.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      5_000,
-      'the upstream request to be closed',
-    );
+    await within(upstream!.drained(), 5_000, 'the upstream request to be closed');
   });
 
   it('three failing requests in a row put a key in a 60 s cooldown', async () => {

@@ -295,13 +295,7 @@ describe('proxy forwarding', () => {
       while (upstream.inFlight === 0) await new Promise((r) => setTimeout(r, 2));
       controller.abort();
       await pending.catch(() => undefined);
-      await within(
-        (async () => {
-          while (upstream.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
-        })(),
-        5000,
-        'upstream in-flight back to 0',
-      );
+      await within(upstream.drained(), 5000, 'upstream in-flight back to 0');
     }
     expect(upstream.inFlight).toBe(0);
   });
@@ -354,13 +348,7 @@ describe('proxy forwarding', () => {
       await reader.read().catch(() => undefined);
     });
     await within(Promise.all(runs), 20_000, 'aborting clients');
-    await within(
-      (async () => {
-        while (upstream.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      10_000,
-      'upstream drained',
-    );
+    await within(upstream.drained(), 10_000, 'upstream drained');
     expect(upstream.inFlight).toBe(0);
   });
 

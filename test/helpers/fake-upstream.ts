@@ -48,6 +48,8 @@ export interface FakeUpstream {
   /** Highest number of requests in flight at once, seen so far. */
   readonly maxInFlight: number;
   readonly inFlight: number;
+  /** Resolves once no request is in flight (at once when none is). */
+  drained(): Promise<void>;
   /** Set or replace one key's behaviour. */
   setKey(apiKey: string, behaviour: FakeKeyBehaviour): void;
   /** Behaviour for keys without their own. */
@@ -184,6 +186,7 @@ export async function startFakeUpstream(
   const sockets = new Set<Socket>();
   let inFlight = 0;
   let maxInFlight = 0;
+  const drainWaiters: (() => void)[] = [];
 
   const server = createServer((req, res) => {
     inFlight++;
@@ -193,6 +196,7 @@ export async function startFakeUpstream(
       if (!done) {
         done = true;
         inFlight--;
+        if (inFlight === 0) for (const wake of drainWaiters.splice(0)) wake();
       }
     };
     res.on('close', finish);
@@ -284,6 +288,8 @@ export async function startFakeUpstream(
     get inFlight() {
       return inFlight;
     },
+    drained: () =>
+      inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => drainWaiters.push(r)),
     setKey: (apiKey, behaviour) => {
       behaviours.set(apiKey, behaviour);
     },
