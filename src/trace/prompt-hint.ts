@@ -1,14 +1,6 @@
 // prompt_hint / prompt_head: a few words of the last user message of a request body, secrets masked.
 import { maskKey } from '../auth/mask.js';
-import {
-  bytesAre,
-  bytesAt,
-  hasEscape,
-  isSpace,
-  skipSpace,
-  skipString,
-  skipValue,
-} from './json-bytes.js';
+import { bytesAre, bytesAt, hasEscape, skipSpace, skipString, skipValue } from './json-bytes.js';
 
 export interface PromptHint {
   /** First 6 words / 60 characters of the last user message, whitespace collapsed, `…` when cut. */
@@ -136,13 +128,8 @@ function lastRoleUser(body: Buffer, before: number): number {
   while (at >= 0) {
     at = body.lastIndexOf(ROLE, at);
     if (at < 0) return -1;
-    let i = at + ROLE.length;
-    while (isSpace(body[i])) i++;
-    if (body[i] === 0x3a /* : */) {
-      i++;
-      while (isSpace(body[i])) i++;
-      if (bytesAt(body, i, USER)) return at;
-    }
+    const colon = skipSpace(body, at + ROLE.length);
+    if (body[colon] === 0x3a /* : */ && bytesAt(body, skipSpace(body, colon + 1), USER)) return at;
     at--;
   }
   return -1;
