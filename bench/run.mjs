@@ -8,6 +8,10 @@
 //   node bench/run.mjs --quick     smaller counts and shorter runs (smoke test)
 //   node bench/run.mjs --direct-only   only the direct column (when the proxy is not built)
 //   node bench/run.mjs --no-trace  run the proxy without the trace writer (to see what tracing costs)
+//   node bench/run.mjs --pinned    also run the c=64 rounds through kmi with the proxy alone on CPU 0
+//                                  and this load generator plus the fake upstream on CPU 1 (taskset),
+//                                  an informational row: what the proxy does when no other process
+//                                  is scheduled onto its core
 //   node bench/run.mjs --redis     only the Redis-backend comparison: sequential p50 through kmi with
 //                                  the file store vs KMI_STATE_URL on a local redis-server (skipped
 //                                  with a note when redis-server is not installed)
@@ -36,10 +40,11 @@ const QUICK = argv.has('--quick');
 const DIRECT_ONLY = argv.has('--direct-only');
 const NO_TRACE = argv.has('--no-trace');
 const REDIS = argv.has('--redis');
+const PINNED = argv.has('--pinned');
 for (const a of argv) {
-  if (!['--write', '--quick', '--direct-only', '--no-trace', '--redis'].includes(a)) {
+  if (!['--write', '--quick', '--direct-only', '--no-trace', '--redis', '--pinned'].includes(a)) {
     console.error(
-      `bench: unknown option ${a} (use --write, --quick, --direct-only, --no-trace, --redis)`,
+      `bench: unknown option ${a} (use --write, --quick, --direct-only, --no-trace, --redis, --pinned)`,
     );
     process.exit(2);
   }
@@ -177,6 +182,37 @@ const median = (values) => {
 };
 
 /**
+ * --pinned: the c=64 rounds through kmi again, with the proxy alone on CPU 0 and the load generator
+ * (this process) and the fake upstream on CPU 1; every affinity is put back afterwards. Returns the
+ * median req/s and CPU per request, or `{ skipped }` saying why it could not run.
+ */
+async function pinnedRounds(t, upstream) {
+  if (cpus().length < 2) return { skipped: 'needs 2 CPUs' };
+  if (spawnSync('taskset', ['-V']).status !== 0) return { skipped: 'taskset is not installed' };
+  const pids = [t.pid, upstream.child.pid, process.pid];
+  const saved = pids.map((pid) => /:\s*([0-9a-f]+)\s*$/i.exec(taskset(['-p', String(pid)]))?.[1]);
+  if (saved.some((mask) => mask === undefined)) return { skipped: 'could not read CPU affinity' };
+  const runs = [];
+  try {
+    taskset(['-apc', '0', String(t.pid)]);
+    taskset(['-apc', '1', String(upstream.child.pid)]);
+    taskset(['-apc', '1', String(process.pid)]);
+    for (let round = 0; round < SIZE.rounds; round++) runs.push(await throughputRun(t, 64));
+  } finally {
+    for (const [i, pid] of pids.entries()) taskset(['-ap', saved[i], String(pid)]);
+  }
+  const rps = runs.map((r) => r.rps);
+  log(`[${t.name}] c=64 pinned req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
+  return { rps: median(rps), cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)) };
+}
+
+function taskset(args) {
+  const r = spawnSync('taskset', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/**
  * Every measurement for each target (`{name, target, pid}`: direct first, then kmi), phase by
  * phase, so the two columns of a row are measured close together. Throughput runs alternate between
  * the targets for SIZE.rounds rounds and report medians: the shared host's load drifts within a run.
@@ -219,6 +255,7 @@ async function measureAll(targets, upstream) {
       };
     }
   }
+  if (PINNED && targets.length > 1) results[1].c64pinned = await pinnedRounds(targets[1], upstream);
   for (const [i, t] of targets.entries()) {
     log(`[${t.name}] SSE time to first byte: ${SIZE.sse} streams`);
     results[i].sse = await sseTtfb(t.target, { count: SIZE.sse, warmup: SIZE.sseWarm });
@@ -280,6 +317,18 @@ function table(direct, proxy, proxyMem, pendingReason) {
     '–',
     has ? true : null,
   );
+  const pinned = proxy?.c64pinned;
+  if (pinned !== undefined) {
+    const d = direct.c64;
+    row(
+      'throughput, concurrency 64, proxy alone on CPU 0, load generator and fake upstream on CPU 1 (--pinned; req/s, CPU µs per request)',
+      fmtInt(d.rps),
+      pinned.skipped ?? `${fmtInt(pinned.rps)}, ${fmt(pinned.cpuUsPerRequest, 1)} µs`,
+      pinned.skipped ? '–' : `${fmt((pinned.rps / d.rps) * 100, 1)} % of direct (unpinned)`,
+      '–',
+      true,
+    );
+  }
   const addedTtfb = has ? proxy.sse.ttfb.p50 - direct.sse.ttfb.p50 : NaN;
   row(
     `SSE time to first byte p50 (ms, n=${direct.sse.ttfb.n})`,
