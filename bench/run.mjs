@@ -8,8 +8,8 @@
 //   node bench/run.mjs --quick     smaller counts and shorter runs (smoke test)
 //   node bench/run.mjs --direct-only   only the direct column (when the proxy is not built)
 //   node bench/run.mjs --no-trace  run the proxy without the trace writer (to see what tracing costs)
-//   node bench/run.mjs --pinned    also run the c=64 rounds through kmi with the proxy alone on CPU 0
-//                                  and this load generator plus the fake upstream on CPU 1 (taskset),
+//   node bench/run.mjs --pinned    also run the c=64 rounds through kmi with the proxy alone on one CPU
+//                                  and this load generator plus the fake upstream on another (taskset),
 //                                  an informational row: what the proxy does when no other process
 //                                  is scheduled onto its core
 //   node bench/run.mjs --redis     only the Redis-backend comparison: sequential p50 through kmi with
@@ -182,24 +182,37 @@ const median = (values) => {
 };
 
 /**
- * --pinned: the c=64 rounds through kmi again, with the proxy alone on CPU 0 and the load generator
- * (this process) and the fake upstream on CPU 1; every affinity is put back afterwards. Returns the
- * median req/s and CPU per request, or `{ skipped }` saying why it could not run.
+ * --pinned: the c=64 rounds through kmi again, with the proxy alone on one CPU and the load
+ * generator (this process) and the fake upstream on another (the first two this process may use);
+ * every affinity is put back afterwards. Returns the median req/s and CPU per request, or
+ * `{ skipped }` saying why it could not run.
  */
 async function pinnedRounds(t, upstream) {
-  if (cpus().length < 2) return { skipped: 'needs 2 CPUs' };
   if (spawnSync('taskset', ['-V']).status !== 0) return { skipped: 'taskset is not installed' };
   const pids = [t.pid, upstream.child.pid, process.pid];
   const saved = pids.map((pid) => /:\s*([0-9a-f]+)\s*$/i.exec(taskset(['-p', String(pid)]))?.[1]);
   if (saved.some((mask) => mask === undefined)) return { skipped: 'could not read CPU affinity' };
+  const allowed = [...BigInt(`0x${saved[2]}`).toString(2)]
+    .reverse()
+    .flatMap((bit, cpu) => (bit === '1' ? [String(cpu)] : []));
+  if (allowed.length < 2) return { skipped: 'needs 2 CPUs' };
+  const [proxyCpu, otherCpu] = allowed;
   const runs = [];
   try {
-    taskset(['-apc', '0', String(t.pid)]);
-    taskset(['-apc', '1', String(upstream.child.pid)]);
-    taskset(['-apc', '1', String(process.pid)]);
+    taskset(['-apc', proxyCpu, String(t.pid)]);
+    taskset(['-apc', otherCpu, String(upstream.child.pid)]);
+    taskset(['-apc', otherCpu, String(process.pid)]);
     for (let round = 0; round < SIZE.rounds; round++) runs.push(await throughputRun(t, 64));
+  } catch (err) {
+    return { skipped: err.message };
   } finally {
-    for (const [i, pid] of pids.entries()) taskset(['-ap', saved[i], String(pid)]);
+    for (const [i, pid] of pids.entries()) {
+      try {
+        taskset(['-ap', saved[i], String(pid)]);
+      } catch (err) {
+        log(`bench: could not restore the CPU affinity of ${pid}: ${err.message}`);
+      }
+    }
   }
   const rps = runs.map((r) => r.rps);
   log(`[${t.name}] c=64 pinned req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
@@ -321,7 +334,7 @@ function table(direct, proxy, proxyMem, pendingReason) {
   if (pinned !== undefined) {
     const d = direct.c64;
     row(
-      'throughput, concurrency 64, proxy alone on CPU 0, load generator and fake upstream on CPU 1 (--pinned; req/s, CPU µs per request)',
+      'throughput, concurrency 64, proxy alone on one CPU, load generator and fake upstream on the other (--pinned; req/s, CPU µs per request)',
       fmtInt(d.rps),
       pinned.skipped ?? `${fmtInt(pinned.rps)}, ${fmt(pinned.cpuUsPerRequest, 1)} µs`,
       pinned.skipped ? '–' : `${fmt((pinned.rps / d.rps) * 100, 1)} % of direct (unpinned)`,
