@@ -214,8 +214,13 @@ async function pinnedRounds(t, upstream) {
       }
     }
   }
+  return summariseRounds(`[${t.name}] c=64 pinned`, runs);
+}
+
+/** Log the req/s of each round and return the medians of req/s and CPU per request. */
+function summariseRounds(what, runs) {
   const rps = runs.map((r) => r.rps);
-  log(`[${t.name}] c=64 pinned req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
+  log(`${what} req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
   return { rps: median(rps), cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)) };
 }
 
@@ -260,12 +265,7 @@ async function measureAll(targets, upstream) {
       for (const [i, t] of targets.entries()) runs[i].push(await throughputRun(t, c));
     }
     for (const [i, t] of targets.entries()) {
-      const rps = runs[i].map((r) => r.rps);
-      log(`[${t.name}] c=${c} req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
-      results[i][`c${c}`] = {
-        rps: median(rps),
-        cpuUsPerRequest: median(runs[i].map((r) => r.cpuUsPerRequest)),
-      };
+      results[i][`c${c}`] = summariseRounds(`[${t.name}] c=${c}`, runs[i]);
     }
   }
   if (PINNED && targets.length > 1) results[1].c64pinned = await pinnedRounds(targets[1], upstream);
