@@ -217,11 +217,15 @@ async function pinnedRounds(t, upstream) {
   return summariseRounds(`[${t.name}] c=64 pinned`, runs);
 }
 
-/** Log the req/s of each round and return the medians of req/s and CPU per request. */
+/** Log the req/s of each round; the medians of req/s and CPU per request, and all failed requests. */
 function summariseRounds(what, runs) {
   const rps = runs.map((r) => r.rps);
   log(`${what} req/s by round: ${rps.map((v) => Math.round(v)).join(', ')}`);
-  return { rps: median(rps), cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)) };
+  return {
+    rps: median(rps),
+    cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+  };
 }
 
 function taskset(args) {
@@ -405,7 +409,13 @@ function table(direct, proxy, proxyMem, pendingReason) {
     ['kmi', proxy],
   ]) {
     if (!r) continue;
-    const e = r.seq.errors + r.c16.errors + r.c64.errors + r.sse.ttfb.errors + r.aborts.errors;
+    const e =
+      r.seq.errors +
+      r.c16.errors +
+      r.c64.errors +
+      (r.c64pinned?.errors ?? 0) +
+      r.sse.ttfb.errors +
+      r.aborts.errors;
     if (e > 0) errs.push(`${name}: ${e} failed requests`);
   }
   if (errs.length > 0) env.push('', `Errors: ${errs.join('; ')}.`);
