@@ -190,7 +190,12 @@ const median = (values) => {
 async function pinnedRounds(t, upstream) {
   if (spawnSync('taskset', ['-V']).status !== 0) return { skipped: 'taskset is not installed' };
   const pids = [t.pid, upstream.child.pid, process.pid];
-  const saved = pids.map((pid) => /:\s*([0-9a-f]+)\s*$/i.exec(taskset(['-p', String(pid)]))?.[1]);
+  let saved;
+  try {
+    saved = pids.map((pid) => /:\s*([0-9a-f]+)\s*$/i.exec(taskset(['-p', String(pid)]))?.[1]);
+  } catch (err) {
+    return { skipped: err.message };
+  }
   if (saved.some((mask) => mask === undefined)) return { skipped: 'could not read CPU affinity' };
   const allowed = [...BigInt(`0x${saved[2]}`).toString(2)]
     .reverse()
